@@ -1,0 +1,1 @@
+"""A search campaign: config, evaluation on Ray, journal, MLflow tracking and the driver loop."""

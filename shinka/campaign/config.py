@@ -1,0 +1,191 @@
+"""Campaign configuration: one pydantic model per concern, validated at load time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shinka.errors import UserError
+from shinka.yamlio import LineDict, read_yaml_mapping
+
+# Metrics a candidate reports without a profile.
+MODEL_METRICS = (
+    "val_bpb", "val_loss", "params_total", "params_non_embedding", "weight_bytes", "weight_mb",
+    "flops_per_token_prefill", "flops_per_token_decode", "kv_cache_bytes_per_token",
+)
+# Metrics a candidate reports per hardware profile, written `metric@profile`.
+PROFILE_METRICS = (
+    "latency_ms_per_token_decode", "latency_ms_prefill", "energy_mj_per_token", "energy_mj_prefill", "memory_mb",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StrategyConfig(_Section):
+    """Search strategy and its settings."""
+
+    name: Literal["nsga2", "random"] = "nsga2"
+    population_size: int = Field(12, ge=2, description="individuals kept by NSGA-II survival")
+    crossover_probability: float = Field(0.9, ge=0, le=1, description="chance an offspring comes from crossover")
+    mutation_probability: float | None = Field(None, gt=0, le=1, description="per-gene mutation chance; default 1 / genes")
+    max_retries: int = Field(100, ge=1, description="draws to find a valid, not yet evaluated offspring")
+
+
+class BudgetConfig(_Section):
+    evaluations: int = Field(24, gt=0, description="candidates evaluated in total")
+
+
+class ProxyConfig(_Section):
+    """Proxy training of each candidate."""
+
+    corpus: str | list[str] = Field("stdlib", description="'stdlib', or text file paths or globs (relative to the campaign file)")
+    max_corpus_bytes: int = Field(4_000_000, gt=0, description="bytes of corpus read at most")
+    validation_share: float = Field(0.1, gt=0, lt=1, description="share of files held out for validation")
+    train_tokens: int = Field(131_072, gt=0, description="training tokens per candidate")
+    batch_size: int = Field(16, gt=0, description="sequences per training step")
+    sequence_length: int = Field(64, gt=1, description="tokens per training sequence")
+    learning_rate: float = Field(3e-3, gt=0, description="peak AdamW learning rate")
+    validation_tokens: int = Field(16_384, gt=0, description="validation tokens scored per candidate")
+    seed: int | None = Field(None, description="training seed; default: the campaign seed")
+
+
+class HardwareConfig(_Section):
+    """Profiles to estimate or measure on, and the workload shape."""
+
+    profiles: list[str] = Field(default_factory=lambda: ["local-cpu"], min_length=1)
+    batch_size: int = Field(1, gt=0, description="sequences per decode step and prefill")
+    context_length: int | None = Field(None, gt=0, description="tokens of context; default: the genome's context_length")
+    warmup: int = Field(2, ge=0, description="untimed runs before measuring")
+    repeats: int = Field(5, gt=0, description="timed runs; the median is reported")
+
+
+class RayConfig(_Section):
+    address: str | None = Field(None, description="existing cluster address; default: embedded Ray (or RAY_ADDRESS)")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of embedded Ray; default: all")
+    workers: int | None = Field(None, gt=0, description="evaluations in flight; default: CPUs / threads_per_worker")
+    threads_per_worker: int = Field(1, gt=0, description="torch threads (and Ray CPUs) per training task")
+
+
+class TrackingConfig(_Section):
+    uri: str | None = Field(None, description="MLflow tracking URI; default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
+    experiment: str | None = Field(None, description="MLflow experiment; default: the campaign name")
+
+
+class CampaignConfig(_Section):
+    """A whole campaign, as written in experiments/*.yaml."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    seed: int = 0
+    search_space: str
+    objectives: list[str] = Field(min_length=2, max_length=5)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    output_dir: str = Field("runs", description="folder that receives the campaign folder (relative to the working folder)")
+
+    @field_validator("objectives")
+    @classmethod
+    def _check_objectives(cls, objectives: list[str]) -> list[str]:
+        for objective in objectives:
+            metric, _, profile = objective.partition("@")
+            if profile:
+                if metric not in PROFILE_METRICS:
+                    raise ValueError(f"unknown profile metric '{metric}' in '{objective}'; allowed: {', '.join(PROFILE_METRICS)}")
+            elif metric not in MODEL_METRICS:
+                raise ValueError(
+                    f"unknown objective '{objective}'; allowed: {', '.join(MODEL_METRICS)}, "
+                    f"or METRIC@PROFILE with METRIC one of {', '.join(PROFILE_METRICS)}"
+                )
+        if len(set(objectives)) != len(objectives):
+            raise ValueError("objectives must be distinct")
+        return objectives
+
+    def objective_profiles(self) -> list[str]:
+        return [o.partition("@")[2] for o in self.objectives if "@" in o]
+
+
+def _line_of(data: Any, loc: tuple) -> int | None:
+    line, node = None, data
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part) or line
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def config_from_mapping(data: dict, *, source: str | Path | None = None) -> CampaignConfig:
+    """Validate a campaign mapping; the first problem becomes a one-line UserError."""
+    try:
+        config = CampaignConfig.model_validate(dict(data))
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(campaign)"
+        kind = first["type"]
+        value = None if kind == "missing" else first.get("input")
+        if isinstance(value, (dict, LineDict)):
+            value = None
+        message, allowed = first["msg"], None
+        if kind == "missing":
+            message = "missing required key"
+        elif kind == "extra_forbidden":
+            message, value = "unknown key", first["loc"][-1]
+            allowed = ", ".join(_model_at(first["loc"][:-1]).model_fields)
+        elif kind == "literal_error":
+            message, allowed = "unknown value", first.get("ctx", {}).get("expected")
+        elif kind.startswith(("greater_than", "less_than")):
+            bound = next(iter(first.get("ctx", {}).items()), ("", ""))
+            symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}.get(bound[0], bound[0])
+            message, allowed = "value out of range", f"{symbol} {bound[1]}"
+        elif kind == "value_error":
+            message = first["msg"].removeprefix("Value error, ")
+        raise UserError(message, file=source, line=_line_of(data, first["loc"]), field=field, value=value, allowed=allowed) from None
+    for profile in config.hardware.profiles + config.objective_profiles():
+        _check_profile_name(profile, source)
+    missing = sorted(set(config.objective_profiles()) - set(config.hardware.profiles))
+    if missing:
+        config.hardware.profiles.extend(missing)
+    return config
+
+
+def _model_at(loc: tuple) -> type[BaseModel]:
+    model: type[BaseModel] = CampaignConfig
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return model
+
+
+def _check_profile_name(name: str, source: str | Path | None) -> None:
+    from shinka.hardware.profile import available_profiles, profile_path
+
+    if not profile_path(name).is_file():
+        raise UserError(
+            "unknown hardware profile", file=source, field="hardware.profiles", value=name,
+            allowed=", ".join(available_profiles()),
+        )
+
+
+def load_campaign_config(path: str | Path) -> tuple[CampaignConfig, Path]:
+    """Load a campaign file; return the config and the resolved search space path."""
+    path = Path(path)
+    data = read_yaml_mapping(path, what="campaign")
+    config = config_from_mapping(data, source=path)
+    space_path = Path(config.search_space)
+    if not space_path.is_absolute():
+        space_path = (path.parent / space_path).resolve()
+    if not space_path.is_file():
+        raise UserError(
+            "search space file not found", file=path, line=_line_of(data, ("search_space",)),
+            field="search_space", value=config.search_space, allowed="a path relative to the campaign file",
+        )
+    return config, space_path

@@ -1,0 +1,44 @@
+"""`shinka estimate GENOME_FILE`: cost-model counts and, with a profile, latency, energy and memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("estimate", help="print cost-model counts of a genome (and estimates on a profile)")
+    parser.add_argument("genome_file", help="YAML file of gene values (a `genes:` mapping or a model.yaml)")
+    parser.add_argument("--profile", help="hardware profile name for latency (ms), energy (mJ) and memory (MB)")
+    parser.add_argument("--batch", type=int, default=1, help="sequences per step (default 1)")
+    parser.add_argument("--context", type=int, default=None, help="context length in tokens (default: the genome's)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=_estimate)
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from shinka.cost.counts import summarize
+    from shinka.errors import UserError
+    from shinka.hardware.profile import load_named_profile
+    from shinka.hardware.roofline import estimate
+    from shinka.model.arch import arch_from_values
+    from shinka.yamlio import read_yaml_mapping
+
+    document = read_yaml_mapping(args.genome_file, what="genome")
+    values = document.get("genes", document.get("genome", document))
+    if args.batch < 1 or (args.context is not None and args.context < 1):
+        raise UserError("batch and context must be >= 1", field="--batch/--context", value=(args.batch, args.context))
+    try:
+        arch = arch_from_values(dict(values))
+    except ValueError as error:
+        raise UserError(f"invalid genome: {error}", file=args.genome_file) from None
+    result = summarize(arch, args.batch, args.context)
+    if args.profile:
+        result.update(estimate(arch, load_named_profile(args.profile), args.batch, args.context))
+        result["source"] = "estimated"
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:36s} {value}")
+    return 0

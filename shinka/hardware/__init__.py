@@ -1,0 +1,1 @@
+"""Hardware profiles and the latency, energy and memory estimates made from them."""

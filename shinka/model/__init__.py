@@ -1,0 +1,1 @@
+"""The transformer built from a genome and its compression layers (torch code lives here)."""

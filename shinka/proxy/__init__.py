@@ -1,0 +1,1 @@
+"""Proxy evaluation: train a small model of a genome on real text and score it."""
