@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 from shinka.campaign.config import CampaignConfig, load_campaign_config
 from shinka.campaign.journal import Journal
 from shinka.campaign.results import front_table, plot_front
+from shinka.campaign.scheduler import Evaluation, RayScheduler
 from shinka.campaign.tracking import Tracker, flatten, resolve_tracking_uri
 from shinka.cost.counts import summarize
 from shinka.errors import UserError
@@ -25,7 +26,6 @@ from shinka.model.arch import ArchConfig, arch_from_values
 from shinka.proxy.corpus import load_corpus
 from shinka.proxy.train import TrainSettings
 from shinka.search.base import Proposal, make_strategy
-from shinka.space.genome import Genome
 from shinka.space.search_space import SearchSpace, load_search_space
 from shinka.yamlio import dump_yaml, write_text_atomic
 
@@ -39,6 +39,7 @@ class CampaignResult:
     front: Any  # pandas DataFrame of every successful candidate, front first
     tracking_uri: str
     parent_run_id: str
+    objectives: list[str]
 
 
 def _campaign_dir(config: CampaignConfig) -> Path:
@@ -137,62 +138,38 @@ class Campaign:
             tracker.finish(status)
             if started_ray:
                 ray.shutdown()
-        return CampaignResult(campaign_dir, self.records, table, uri, parent_id)
+        return CampaignResult(campaign_dir, self.records, table, uri, parent_id, self.objectives)
 
     def _loop(self, ray: Any, journal: Journal, tracker: Tracker, campaign_dir: Path) -> None:
-        from shinka.campaign.evaluation import measure_candidate, train_candidate
-
         config = self.config
-        threads = config.ray.threads_per_worker
-        total_cpus = int(ray.cluster_resources().get("CPU", 1))
-        workers = config.ray.workers or max(1, total_cpus // threads)
         measured = [name for name, p in self.profiles.items() if p.measure]
-        # A measurement takes every CPU the campaign trains on, so nothing else
-        # computes beside it (capped at what the cluster has).
-        measure_cpus = min(total_cpus, workers * threads)
-
-        train_task = ray.remote(num_cpus=threads)(train_candidate)
-        measure_task = ray.remote(num_cpus=measure_cpus)(measure_candidate)
-        train_ref = ray.put(self.corpus.train)
-        validation_ref = ray.put(self.corpus.validation)
-
+        scheduler = RayScheduler(
+            ray, self.corpus.train, self.corpus.validation, self.settings,
+            threads=config.ray.threads_per_worker, workers=config.ray.workers, measure=bool(measured),
+            measure_options={
+                "batch": config.hardware.batch_size, "context": config.hardware.context_length,
+                "warmup": config.hardware.warmup, "repeats": config.hardware.repeats,
+            },
+        )
         strategy = make_strategy(config.strategy, self.space, len(self.objectives), config.seed)
         budget = config.budget.evaluations
         submitted = 0
-        pending: dict[Any, tuple[str, Proposal, ArchConfig, dict[str, Any] | None, float]] = {}
-        measuring = 0
         started = time.perf_counter()
         while len(self.records) < budget:
-            while submitted < budget and measuring == 0 and sum(1 for k in pending.values() if k[0] == "train") < workers:
+            while submitted < budget and scheduler.can_submit():
                 proposal = strategy.ask()
                 arch = arch_from_values(self.space.values_of(proposal.genome))
-                ref = train_task.remote(arch.to_dict(), train_ref, validation_ref, self.settings, threads)
-                pending[ref] = ("train", proposal, arch, None, time.perf_counter())
+                scheduler.submit(Evaluation(key=proposal, arch=arch))
                 submitted += 1
-            if not pending:
+            if not scheduler.pending():
                 break
-            [done], _ = ray.wait(list(pending), num_returns=1)
-            kind, proposal, arch, trained, t0 = pending.pop(done)
-            if kind == "train":
-                trained = ray.get(done)
-                if trained["status"] == "ok" and measured:
-                    ref = measure_task.remote(
-                        arch.to_dict(), trained["state_dict"], measure_cpus, config.hardware.batch_size,
-                        config.hardware.context_length, config.hardware.warmup, config.hardware.repeats,
-                    )
-                    pending[ref] = ("measure", proposal, arch, trained, t0)
-                    measuring += 1
-                    continue
-                latency = None
-            else:
-                measuring -= 1
-                latency = ray.get(done)
-            record = self._record(proposal, arch, trained, latency, measured, time.perf_counter() - t0)
-            self._save(record, trained, campaign_dir)
+            evaluation = scheduler.wait()
+            proposal = evaluation.key
+            record = self._record(proposal, evaluation.arch, evaluation.trained, evaluation.latency, measured, evaluation.seconds)
+            self._save(record, evaluation.trained, campaign_dir)
             journal.append(record)
             self.records.append(record)
-            values = self._objective_values(record)
-            strategy.tell(proposal.genome, values)
+            strategy.tell(proposal.genome, self._objective_values(record))
             self._log(tracker, record, len(self.records), budget, started)
 
     def _record(self, proposal: Proposal, arch: ArchConfig, trained: dict[str, Any], latency: dict[str, float] | None,

@@ -9,7 +9,8 @@ from rich.table import Table
 
 def print_front(table: pd.DataFrame, objectives: list[str]) -> None:
     """Print the Pareto front (rank 0 rows) with objectives and genes as a table."""
-    console = Console()
+    # A fixed width keeps the table readable when output goes to a file or a pipe.
+    console = Console(width=max(Console().width, 160))
     if table.empty:
         console.print("No successful candidate: the front is empty.")
         return
@@ -23,7 +24,7 @@ def print_front(table: pd.DataFrame, objectives: list[str]) -> None:
         view.add_column(name.removeprefix("gene."))
     for row in front.itertuples(index=False):
         data = row._asdict()
-        cells = [str(data["candidate_id"])]
+        cells = [str(data["candidate_id"])]  # 12 hex digits
         cells += [f"{getattr(row, _field(table, o)):.4g}" for o in objectives]
         cells += [str(getattr(row, _field(table, g))) for g in genes]
         view.add_row(*cells)

@@ -17,8 +17,7 @@ def _run(args: argparse.Namespace) -> int:
     from shinka.campaign.runner import run_campaign
 
     result = run_campaign(args.campaign)
-    objectives = list(result.front.columns[3 : 3 + _objective_count(result)]) if not result.front.empty else []
-    print_front(result.front, objectives)
+    print_front(result.front, result.objectives)
     failed = sum(1 for r in result.records if r["status"] != "ok")
     print()
     print(f"Evaluated {len(result.records)} candidates ({failed} failed). Campaign folder: {result.campaign_dir}")
@@ -27,7 +26,3 @@ def _run(args: argparse.Namespace) -> int:
     print(f"Open the MLflow UI: mlflow ui --backend-store-uri {result.tracking_uri} --host 127.0.0.1")
     print(f"Export the best: shinka export {result.campaign_dir} --top 3 --out exports/")
     return 0
-
-
-def _objective_count(result) -> int:
-    return len([c for c in result.front.columns if not c.startswith("gene.")]) - 3
