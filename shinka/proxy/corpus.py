@@ -72,8 +72,8 @@ def load_corpus(
 ) -> Corpus:
     """Read the corpus as bytes and split it by file into train and validation sets.
 
-    Files are read in sorted order until `max_bytes` in total; a file of which
-    more than 1% of the first 4 KiB is NUL bytes counts as binary and is skipped.
+    Files are read in sorted order until `max_bytes` in total; a file with a NUL
+    byte in its first 8,000 bytes counts as binary (git's rule) and is skipped.
     Raises UserError when nothing usable is left or a side of the split is empty.
     """
     files = resolve_corpus_files(spec, base_dir=base_dir)
@@ -88,7 +88,7 @@ def load_corpus(
         data = path.read_bytes()
         if not data:
             continue
-        if data[:4096].count(0) > len(data[:4096]) // 100:
+        if b"\0" in data[:8000]:
             skipped_binary.append(path)
             continue
         data = data[: max_bytes - total]

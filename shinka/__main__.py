@@ -1,0 +1,5 @@
+import sys
+
+from shinka.cli import main
+
+sys.exit(main())
