@@ -1,16 +1,14 @@
-"""Saving, exporting and loading trained candidates: a config file plus safetensors weights."""
+"""Saving and loading trained candidates (a config file plus safetensors weights), and `export_top`."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from shinka.errors import UserError
 from shinka.model.arch import ArchConfig
 from shinka.yamlio import dump_yaml, write_text_atomic
 
@@ -69,31 +67,13 @@ def safe_name(text: str) -> str:
 
 
 def export_top(campaign_dir: str | Path, out_dir: str | Path, top: int) -> list[Path]:
-    """Copy the `top` best front members (by the first objective) of a campaign to `out_dir`.
+    """Copy the `top` best candidates of a campaign (config and weights) to `out_dir`; return the folders.
 
     Front members come first, ordered by the first objective; when the front has
-    fewer than `top` members, the next ranks fill in.
+    fewer than `top` members, the next ranks fill in. Folders are named
+    `NN-<candidate id>`.
     """
-    import pandas as pd
+    from shinka.export_candidates import export_candidates
 
-    campaign_dir, out_dir = Path(campaign_dir), Path(out_dir)
-    front_csv = campaign_dir / "front.csv"
-    if not front_csv.is_file():
-        raise UserError("campaign folder has no front.csv (did the campaign finish?)", file=campaign_dir)
-    if top < 1:
-        raise UserError("invalid --top", field="--top", value=top, allowed="an integer >= 1")
-    table = pd.read_csv(front_csv, dtype={"candidate_id": str})
-    exported = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for rank, row in enumerate(table.head(top).itertuples(index=False), start=1):
-        source = campaign_dir / "candidates" / str(row.candidate_id)
-        if not (source / WEIGHTS_FILE).is_file():
-            raise UserError("candidate weights not found", file=source, value=str(row.candidate_id))
-        target = out_dir / safe_name(f"{rank:02d}-{row.candidate_id}")
-        if out_dir.resolve() not in target.resolve().parents:
-            raise UserError("export path escapes the output folder", value=str(target))
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(source, target)
-        exported.append(target)
-    return exported
+    exported = export_candidates(campaign_dir, out_dir, top=top, formats=["config", "safetensors"])
+    return [item.folder for item in exported]

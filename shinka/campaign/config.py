@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shinka.errors import UserError
+from shinka.search.settings import OptunaSettings, ShinkaSettings
 from shinka.yamlio import LineDict, read_yaml_mapping
 
 # Metrics a candidate reports without a profile.
@@ -28,15 +29,20 @@ class _Section(BaseModel):
 class StrategyConfig(_Section):
     """Search strategy and its settings."""
 
-    name: Literal["nsga2", "random"] = "nsga2"
-    population_size: int = Field(12, ge=2, description="individuals kept by NSGA-II survival")
-    crossover_probability: float = Field(0.9, ge=0, le=1, description="chance an offspring comes from crossover")
-    mutation_probability: float | None = Field(None, gt=0, le=1, description="per-gene mutation chance; default 1 / genes")
-    max_retries: int = Field(100, ge=1, description="draws to find a valid, not yet evaluated offspring")
+    name: Literal["shinka", "nsga2", "optuna", "random"] = "nsga2"
+    population_size: int = Field(12, ge=2, description="nsga2: individuals kept by NSGA-II survival")
+    crossover_probability: float = Field(0.9, ge=0, le=1, description="nsga2: chance an offspring comes from crossover")
+    mutation_probability: float | None = Field(None, gt=0, le=1, description="nsga2: per-gene mutation chance; default 1 / genes")
+    max_retries: int = Field(100, ge=1, description="nsga2, random: draws to find a valid, not yet evaluated offspring")
+    shinka: ShinkaSettings = Field(default_factory=ShinkaSettings, description="settings of strategy shinka")
+    optuna: OptunaSettings = Field(default_factory=OptunaSettings, description="settings of strategy optuna")
 
 
 class BudgetConfig(_Section):
     evaluations: int = Field(24, gt=0, description="candidates evaluated in total")
+    evaluation_timeout_s: float | None = Field(
+        None, gt=0, description="wall-clock limit of one candidate's training, s; past it the candidate fails"
+    )
 
 
 class ProxyConfig(_Section):
@@ -56,7 +62,10 @@ class ProxyConfig(_Section):
 class HardwareConfig(_Section):
     """Profiles to estimate or measure on, and the workload shape."""
 
-    profiles: list[str] = Field(default_factory=lambda: ["local-cpu"], min_length=1)
+    profiles: list[str] = Field(
+        default_factory=lambda: ["local-cpu"], min_length=1,
+        description="profile names from hardware_profiles/, or paths to profile YAML files (relative to the campaign file)",
+    )
     batch_size: int = Field(1, gt=0, description="sequences per decode step and prefill")
     context_length: int | None = Field(None, gt=0, description="tokens of context; default: the genome's context_length")
     warmup: int = Field(2, ge=0, description="untimed runs before measuring")
@@ -68,11 +77,17 @@ class RayConfig(_Section):
     num_cpus: int | None = Field(None, gt=0, description="CPUs of embedded Ray; default: all")
     workers: int | None = Field(None, gt=0, description="evaluations in flight; default: CPUs / threads_per_worker")
     threads_per_worker: int = Field(1, gt=0, description="torch threads (and Ray CPUs) per training task")
+    max_retries: int = Field(2, ge=0, description="retries of a task whose worker or node died (system failures only)")
 
 
 class TrackingConfig(_Section):
     uri: str | None = Field(None, description="MLflow tracking URI; default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
     experiment: str | None = Field(None, description="MLflow experiment; default: the campaign name")
+    log_models: int = Field(
+        10, ge=0,
+        description="at the end, log each front member's model to its MLflow run when the front has at most "
+        "this many members (each takes a few seconds); 0: never",
+    )
 
 
 class CampaignConfig(_Section):
@@ -148,12 +163,39 @@ def config_from_mapping(data: dict, *, source: str | Path | None = None) -> Camp
         elif kind == "value_error":
             message = first["msg"].removeprefix("Value error, ")
         raise UserError(message, file=source, line=_line_of(data, first["loc"]), field=field, value=value, allowed=allowed) from None
-    for profile in config.hardware.profiles + config.objective_profiles():
-        _check_profile_name(profile, source)
-    missing = sorted(set(config.objective_profiles()) - set(config.hardware.profiles))
+    base_dir = Path(source).parent if source is not None else Path.cwd()
+    names = [profile_entry_name(entry, base_dir, source) for entry in config.hardware.profiles]
+    for profile in config.objective_profiles():
+        if profile not in names:
+            _check_profile_name(profile, source)
+    missing = sorted(set(config.objective_profiles()) - set(names))
     if missing:
         config.hardware.profiles.extend(missing)
     return config
+
+
+def profile_entry_path(entry: str, base_dir: Path) -> Path | None:
+    """Return the file of a `hardware.profiles` entry that is a path (ends in .yaml or .yml), else None."""
+    if not entry.endswith((".yaml", ".yml")):
+        return None
+    path = Path(entry).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def profile_entry_name(entry: str, base_dir: Path, source: str | Path | None) -> str:
+    """Check one `hardware.profiles` entry and return the profile name it stands for."""
+    path = profile_entry_path(entry, base_dir)
+    if path is None:
+        _check_profile_name(entry, source)
+        return entry
+    if not path.is_file():
+        raise UserError(
+            "hardware profile file not found", file=source, field="hardware.profiles", value=entry,
+            allowed="a profile name or a path relative to the campaign file",
+        )
+    from shinka.hardware.profile import load_profile
+
+    return load_profile(path).name
 
 
 def _model_at(loc: tuple) -> type[BaseModel]:

@@ -1,4 +1,11 @@
-"""The campaign driver: ask the strategy, evaluate on Ray, record, tell, repeat."""
+"""The campaign driver: ask the strategy, evaluate on Ray, record, tell, repeat.
+
+Order of writes for each finished evaluation: weights, journal line (fsynced),
+controller checkpoint, MLflow. A crash at any point loses no finished
+evaluation: `shinka resume` reads the journal, tells the strategy what its
+checkpoint had not seen yet, evaluates again what was in flight, and logs to
+MLflow what is missing there.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +16,35 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from shinka.campaign.config import CampaignConfig, load_campaign_config
+from shinka.campaign.checkpoint import (
+    JOURNAL_FILE,
+    ControllerState,
+    load_checkpoint,
+    load_metadata,
+    save_checkpoint,
+    save_metadata,
+)
+from shinka.campaign.config import CampaignConfig, config_from_mapping, load_campaign_config, profile_entry_path
+from shinka.campaign.interrupt import GracefulInterrupt
 from shinka.campaign.journal import Journal
-from shinka.campaign.results import front_table, plot_front
+from shinka.campaign.preflight import check_ray_address, check_tracking_uri
+from shinka.campaign.results import front_table, write_front_outputs
 from shinka.campaign.scheduler import Evaluation, RayScheduler
-from shinka.campaign.tracking import Tracker, flatten, resolve_tracking_uri
+from shinka.campaign.tracking import Tracker, flatten, log_step, pareto_tags, resolve_tracking_uri
 from shinka.cost.counts import summarize
 from shinka.errors import UserError
-from shinka.hardware.profile import HardwareProfile, load_named_profile
+from shinka.hardware.profile import HardwareProfile, load_named_profile, load_profile
 from shinka.hardware.roofline import estimate
 from shinka.model.arch import ArchConfig, arch_from_values
 from shinka.proxy.corpus import load_corpus
 from shinka.proxy.train import TrainSettings
 from shinka.search.base import Proposal, make_strategy
 from shinka.space.search_space import SearchSpace, load_search_space
-from shinka.yamlio import dump_yaml, write_text_atomic
+from shinka.yamlio import dump_yaml, read_yaml_mapping, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +57,7 @@ class CampaignResult:
     tracking_uri: str
     parent_run_id: str
     objectives: list[str]
+    interrupted: bool = False
 
 
 def _campaign_dir(config: CampaignConfig) -> Path:
@@ -61,7 +79,18 @@ def _train_settings(config: CampaignConfig) -> TrainSettings:
         learning_rate=proxy.learning_rate,
         validation_tokens=proxy.validation_tokens,
         seed=config.seed if proxy.seed is None else proxy.seed,
+        time_limit_s=config.budget.evaluation_timeout_s,
     )
+
+
+def load_profiles(config: CampaignConfig, base_dir: Path) -> dict[str, HardwareProfile]:
+    """Load every profile the campaign names (by name or by path), keyed by profile name."""
+    profiles = {}
+    for entry in config.hardware.profiles:
+        path = profile_entry_path(entry, base_dir)
+        profile = load_profile(path) if path is not None else load_named_profile(entry)
+        profiles[profile.name] = profile
+    return profiles
 
 
 def candidate_metrics(arch: ArchConfig, profiles: dict[str, HardwareProfile], config: CampaignConfig) -> tuple[dict[str, float], dict[str, str]]:
@@ -76,122 +105,239 @@ def candidate_metrics(arch: ArchConfig, profiles: dict[str, HardwareProfile], co
     sources: dict[str, str] = {}
     for name, profile in profiles.items():
         for key, value in estimate(arch, profile, config.hardware.batch_size, config.hardware.context_length).items():
-            metrics[f"{key}@{name}"] = float(value)
-            sources[f"{key}@{name}"] = "estimated"
+            if isinstance(value, (int, float)):
+                metrics[f"{key}@{name}"] = float(value)
+                sources[f"{key}@{name}"] = "estimated"
     return metrics, sources
 
 
 class Campaign:
-    """One campaign run: owns the folder, the journal, the tracker and the Ray evaluations."""
+    """One campaign run: owns the folder, the journal, the tracker and the Ray evaluations.
 
-    def __init__(self, config: CampaignConfig, space: SearchSpace, config_path: Path) -> None:
+    Construct it with `Campaign.prepare` (a new campaign) or `Campaign.reopen`
+    (resume); both validate everything the user gave before anything is written.
+    """
+
+    def __init__(self, config: CampaignConfig, space: SearchSpace, base_dir: Path, campaign_dir: Path | None = None) -> None:
         self.config = config
         self.space = space
-        self.config_path = config_path
-        self.profiles = {name: load_named_profile(name) for name in config.hardware.profiles}
-        base_dir = config_path.parent
+        self.base_dir = base_dir
+        self.campaign_dir = campaign_dir
+        self.profiles = load_profiles(config, base_dir)
         self.corpus = load_corpus(
             config.proxy.corpus, max_bytes=config.proxy.max_corpus_bytes,
             validation_share=config.proxy.validation_share, base_dir=base_dir,
         )
         self.settings = _train_settings(config)
         self.objectives = list(config.objectives)
+        self.ray_address = config.ray.address or os.environ.get("RAY_ADDRESS")
+        if self.ray_address:
+            check_ray_address(self.ray_address, field="ray.address" if config.ray.address else "RAY_ADDRESS")
+        self.tracking_uri = resolve_tracking_uri(config.tracking.uri)
+        check_tracking_uri(self.tracking_uri)
         self.records: list[dict[str, Any]] = []
+        self.state: ControllerState | None = None
+        # Set by tests to replace what runs inside the training task.
+        self.train_function: Callable[..., dict[str, Any]] | None = None
+        # Called after each evaluation with (done, budget, step metrics); the CLI draws its progress bar from it.
+        self.progress: Callable[[int, int, dict[str, float]], None] | None = None
+        self.step_metrics: dict[str, float] = {}
+
+    @classmethod
+    def prepare(cls, config_path: str | Path, ray_address: str | None = None) -> "Campaign":
+        """Validate a campaign file and everything it names; raise UserError on the first mistake."""
+        config_path = Path(config_path)
+        config, space_path = load_campaign_config(config_path)
+        if ray_address:
+            config.ray.address = ray_address
+        space = load_search_space(space_path)
+        if space.kind != "transformer":
+            raise UserError(
+                "a transformer campaign needs a search space of kind 'transformer'",
+                file=space_path, field="kind", value=space.kind, allowed="transformer",
+            )
+        return cls(config, space, config_path.resolve().parent)
+
+    @classmethod
+    def reopen(cls, campaign_dir: str | Path, ray_address: str | None = None) -> "Campaign":
+        """Rebuild a campaign from its folder, to resume it."""
+        campaign_dir = Path(campaign_dir)
+        metadata = load_metadata(campaign_dir)
+        config = config_from_mapping(read_yaml_mapping(campaign_dir / "config.yaml", what="campaign"), source=campaign_dir / "config.yaml")
+        if ray_address:
+            config.ray.address = ray_address
+        # The campaign's tracking URI was resolved when it started; keep using that store.
+        config.tracking.uri = metadata["tracking_uri"]
+        space = load_search_space(campaign_dir / "search_space.yaml")
+        campaign = cls(config, space, Path(metadata["base_dir"]), campaign_dir)
+        campaign.metadata = metadata
+        return campaign
 
     def run(self) -> CampaignResult:
         import ray
 
         config = self.config
-        uri = resolve_tracking_uri(config.tracking.uri)
-        tracker = Tracker(uri, config.tracking.experiment or config.name)
-
-        campaign_dir = _campaign_dir(config)
-        campaign_dir.mkdir(parents=True)
-        write_text_atomic(campaign_dir / "config.yaml", dump_yaml(config.model_dump(mode="json")))
-        write_text_atomic(campaign_dir / "search_space.yaml", Path(self.space.source).read_text(encoding="utf-8"))
-        journal = Journal(campaign_dir / "journal.jsonl")
-        logger.info("campaign %s: folder %s, tracking %s", config.name, campaign_dir, uri)
-        logger.info("config: %s", config.model_dump(mode="json"))
-
-        parent_id = tracker.start_parent(
-            config.name,
-            flatten(config.model_dump(mode="json")),
-            {"campaign_dir": str(campaign_dir.resolve()), "objectives": ",".join(self.objectives)},
-        )
-        tracker.log_artifact(campaign_dir / "config.yaml")
-        tracker.log_artifact(campaign_dir / "search_space.yaml")
+        resuming = self.campaign_dir is not None
+        tracker = Tracker(self.tracking_uri, config.tracking.experiment or config.name)
+        if resuming:
+            campaign_dir = self.campaign_dir
+            journal = Journal(campaign_dir / JOURNAL_FILE)
+            self.records = list(journal.records())
+            parent_id = self.metadata["parent_run_id"]
+            tracker.resume_parent(parent_id)
+            logger.info("resuming campaign %s from %s: %d evaluations in the journal", config.name, campaign_dir, len(self.records))
+        else:
+            campaign_dir = self.campaign_dir = _campaign_dir(config)
+            campaign_dir.mkdir(parents=True)
+            write_text_atomic(campaign_dir / "config.yaml", dump_yaml(self._portable_config()))
+            write_text_atomic(campaign_dir / "search_space.yaml", Path(self.space.source).read_text(encoding="utf-8"))
+            journal = Journal(campaign_dir / JOURNAL_FILE)
+            logger.info("campaign %s: folder %s, tracking %s", config.name, campaign_dir, self.tracking_uri)
+            logger.info("config: %s", config.model_dump(mode="json"))
+            parent_id = tracker.start_parent(
+                config.name,
+                flatten(config.model_dump(mode="json")),
+                {"campaign_dir": str(campaign_dir.resolve()), "objectives": ",".join(self.objectives)},
+            )
+            save_metadata(campaign_dir, {
+                "name": config.name, "base_dir": str(self.base_dir), "tracking_uri": tracker.uri,
+                "parent_run_id": parent_id, "created": dt.datetime.now().isoformat(timespec="seconds"),
+            })
+            tracker.log_artifact(campaign_dir / "config.yaml")
+            tracker.log_artifact(campaign_dir / "search_space.yaml")
+        self.tracker = tracker
 
         started_ray = False
         if not ray.is_initialized():
-            address = config.ray.address or os.environ.get("RAY_ADDRESS")
-            if address:
-                ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+            if self.ray_address:
+                ray.init(address=self.ray_address, logging_level=logging.WARNING)
             else:
                 ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
             started_ray = True
         status = "FAILED"
+        interrupt = GracefulInterrupt()
         try:
-            self._loop(ray, journal, tracker, campaign_dir)
-            status = "FINISHED"
+            with interrupt:
+                self._restore_state(journal, tracker)
+                self._loop(ray, journal, tracker, campaign_dir, interrupt)
+            status = "KILLED" if interrupt.requested else "FINISHED"
         finally:
             table = self._finish(tracker, campaign_dir)
             tracker.finish(status)
             if started_ray:
                 ray.shutdown()
-        return CampaignResult(campaign_dir, self.records, table, uri, parent_id, self.objectives)
+        return CampaignResult(campaign_dir, self.records, table, tracker.uri, parent_id, self.objectives, interrupt.requested)
 
-    def _loop(self, ray: Any, journal: Journal, tracker: Tracker, campaign_dir: Path) -> None:
+    def _portable_config(self) -> dict[str, Any]:
+        """Return the config with file paths made absolute, so the folder resumes from anywhere."""
+        data = self.config.model_dump(mode="json")
+        data["search_space"] = str(Path(self.space.source).resolve())
+        data["hardware"]["profiles"] = [
+            str(profile_entry_path(entry, self.base_dir) or entry) for entry in self.config.hardware.profiles
+        ]
+        corpus = data["proxy"]["corpus"]
+        entries = [corpus] if isinstance(corpus, str) else corpus
+        absolute = [e if e == "stdlib" or Path(e).expanduser().is_absolute() else str(self.base_dir / e) for e in entries]
+        data["proxy"]["corpus"] = absolute[0] if isinstance(corpus, str) else absolute
+        return data
+
+    def _restore_state(self, journal: Journal, tracker: Tracker) -> None:
+        """Load the checkpoint (or start fresh) and bring it up to date with the journal and MLflow."""
+        state = load_checkpoint(self.campaign_dir)
+        if state is None:
+            strategy = make_strategy(self.config.strategy, self.space, len(self.objectives), self.config.seed)
+            state = ControllerState(strategy=strategy)
+        for record in self.records:
+            # The journal is ahead of the checkpoint when the driver died between the two writes.
+            candidate_id = record["candidate_id"]
+            if candidate_id not in state.told:
+                proposal = state.in_flight.pop(candidate_id, None)
+                genome = proposal.genome if proposal is not None else self.space.genome_from_mapping(record["genome"])
+                state.strategy.tell(genome, self._objective_values(record))
+                state.told.add(candidate_id)
+            else:
+                state.in_flight.pop(candidate_id, None)
+        self.state = state
+        if self.records or state.in_flight:
+            save_checkpoint(self.campaign_dir, state)
+        missing = 0
+        for index, record in enumerate(self.records, start=1):
+            if not tracker.has_candidate(record["candidate_id"]):
+                self._log_to_mlflow(tracker, record, index)
+                missing += 1
+        if missing:
+            logger.info("logged %d journal records missing from MLflow", missing)
+
+    def _loop(self, ray: Any, journal: Journal, tracker: Tracker, campaign_dir: Path, interrupt: GracefulInterrupt) -> None:
         config = self.config
-        measured = [name for name, p in self.profiles.items() if p.measure]
+        state = self.state
         scheduler = RayScheduler(
             ray, self.corpus.train, self.corpus.validation, self.settings,
-            threads=config.ray.threads_per_worker, workers=config.ray.workers, measure=bool(measured),
+            threads=config.ray.threads_per_worker, workers=config.ray.workers, profiles=self.profiles,
             measure_options={
                 "batch": config.hardware.batch_size, "context": config.hardware.context_length,
                 "warmup": config.hardware.warmup, "repeats": config.hardware.repeats,
             },
+            max_retries=config.ray.max_retries, train_function=self.train_function,
         )
-        strategy = make_strategy(config.strategy, self.space, len(self.objectives), config.seed)
         budget = config.budget.evaluations
-        submitted = 0
+        # Proposals that were in flight when the campaign stopped are evaluated first, in ask order.
+        resubmit = list(state.in_flight.values())
+        submitted: set[str] = set()
         started = time.perf_counter()
         while len(self.records) < budget:
-            while submitted < budget and scheduler.can_submit():
-                proposal = strategy.ask()
+            while not interrupt.requested and scheduler.can_submit():
+                if resubmit:
+                    proposal = resubmit.pop(0)
+                elif len(self.records) + len(state.in_flight) < budget:
+                    proposal = state.strategy.ask()
+                    state.in_flight[proposal.genome.id] = proposal
+                    save_checkpoint(campaign_dir, state)
+                else:
+                    break
                 arch = arch_from_values(self.space.values_of(proposal.genome))
                 scheduler.submit(Evaluation(key=proposal, arch=arch))
-                submitted += 1
+                submitted.add(proposal.genome.id)
             if not scheduler.pending():
                 break
             evaluation = scheduler.wait()
             proposal = evaluation.key
-            record = self._record(proposal, evaluation.arch, evaluation.trained, evaluation.latency, measured, evaluation.seconds)
+            record = self._record(proposal, evaluation)
             self._save(record, evaluation.trained, campaign_dir)
             journal.append(record)
             self.records.append(record)
-            strategy.tell(proposal.genome, self._objective_values(record))
-            self._log(tracker, record, len(self.records), budget, started)
+            state.in_flight.pop(proposal.genome.id, None)
+            state.strategy.tell(proposal.genome, self._objective_values(record))
+            state.told.add(proposal.genome.id)
+            save_checkpoint(campaign_dir, state)
+            self._log_to_mlflow(tracker, record, len(self.records))
+            self._log_line(record, len(self.records), budget, started)
 
-    def _record(self, proposal: Proposal, arch: ArchConfig, trained: dict[str, Any], latency: dict[str, float] | None,
-                measured: list[str], seconds: float) -> dict[str, Any]:
-        metrics, sources = candidate_metrics(arch, self.profiles, self.config)
+    def _record(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any]:
+        trained = evaluation.trained
+        metrics, sources = candidate_metrics(evaluation.arch, self.profiles, self.config)
         record: dict[str, Any] = {
             "candidate_id": proposal.genome.id,
             "genome": proposal.genome.to_dict(),
             "parents": list(proposal.parents),
             "operator": proposal.operator,
+            "island": proposal.info.get("island"),  # None unless the strategy evolves islands
             "status": trained["status"],
+            "failure_kind": trained.get("failure_kind"),
             "reason": trained.get("reason"),
-            "seconds": seconds,
+            "seconds": evaluation.seconds,
+            "train_node": trained.get("node_id"),
+            "measure_nodes": {name: values.get("node_id") for name, values in evaluation.latency.items()},
         }
         if trained["status"] == "ok":
             for key in ("val_loss", "val_bpb", "train_loss", "train_seconds", "train_steps", "train_tokens"):
                 metrics[key] = float(trained[key])
-            for name in measured:
-                for key, value in (latency or {}).items():
-                    metrics[f"{key}@{name}"] = float(value)
-                    if not key.endswith("_iqr"):
-                        sources[f"{key}@{name}"] = "measured"
+            for name, values in evaluation.latency.items():
+                for key, value in values.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        metrics[f"{key}@{name}"] = float(value)
+                        if key in ("latency_ms_prefill", "latency_ms_per_token_decode"):
+                            sources[f"{key}@{name}"] = "measured"
         record["metrics"] = metrics
         record["sources"] = sources
         return record
@@ -215,47 +361,67 @@ class Campaign:
             record["metrics"],
         )
 
-    def _log(self, tracker: Tracker, record: dict[str, Any], done: int, budget: int, started: float) -> None:
+    def _log_to_mlflow(self, tracker: Tracker, record: dict[str, Any], done: int) -> None:
         params = {f"gene.{k}": v for k, v in record["genome"].items()}
         tags = {
             "status": record["status"],
             "operator": record["operator"],
             "parents": ",".join(record["parents"]),
+            # A strategy without islands evolves one population: island 0.
+            "island": str(record.get("island") or 0),
         }
-        if record["reason"]:
+        if record.get("reason"):
             tags["failure_reason"] = record["reason"][:5000]
+            tags["failure_kind"] = record.get("failure_kind") or "error"
+        if record["status"] != "ok":
+            tags["on_front"] = "false"
         tracker.log_candidate(record["candidate_id"], params, record["metrics"], tags, step=done)
-        failed = sum(1 for r in self.records if r["status"] != "ok")
-        tracker.log_parent_metrics({"evaluated": done, "failed": failed}, step=done)
+        failures = self._failure_counts()
+        self.step_metrics = log_step(tracker, self.records[:done], self.objectives, step=done)
+        if failures:
+            tracker.set_parent_tags({"failures": ", ".join(f"{kind}={count}" for kind, count in sorted(failures.items()))})
+
+    def _failure_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            if record["status"] != "ok":
+                kind = record.get("failure_kind") or "error"
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def _log_line(self, record: dict[str, Any], done: int, budget: int, started: float) -> None:
         if record["status"] == "ok":
             summary = " ".join(f"{o}={record['metrics'][o]:.4g}" for o in self.objectives)
         else:
             summary = f"failed: {record['reason']}"
         elapsed = time.perf_counter() - started
         logger.info("[%d/%d %.0fs] %s %s", done, budget, elapsed, record["candidate_id"], summary)
+        if self.progress is not None:
+            self.progress(done, budget, self.step_metrics)
 
     def _finish(self, tracker: Tracker, campaign_dir: Path) -> Any:
         table = front_table(self.records, self.objectives)
         if table.empty:
             return table
-        write_text_atomic(campaign_dir / "front.csv", table.to_csv(index=False))
-        plot_front(table, self.objectives, campaign_dir / "front.png", f"{self.config.name}: Pareto front")
-        tracker.log_artifact(campaign_dir / "front.csv")
-        tracker.log_artifact(campaign_dir / "front.png")
-        for row in table.itertuples(index=False):
-            tracker.set_candidate_tags(row.candidate_id, {"pareto_rank": row.pareto_rank, "on_front": str(row.on_front).lower()})
-        tracker.log_parent_metrics({"front_size": int(table["on_front"].sum())}, step=len(self.records))
+        outputs = write_front_outputs(table, self.objectives, campaign_dir, f"{self.config.name}: Pareto front")
+        for artifact_path, paths in outputs.items():
+            for path in paths:
+                tracker.log_artifact(path, artifact_path or None)
+        # Tags follow every evaluation already; this catches up a campaign resumed from an older folder.
+        tracker.update_candidate_tags(pareto_tags(dict(zip(table["candidate_id"], table["pareto_rank"]))))
+        if len(self.records) >= self.config.budget.evaluations:
+            from shinka.export_mlflow import log_front_models
+
+            front_ids = list(table[table["on_front"]]["candidate_id"])
+            log_front_models(tracker, front_ids, campaign_dir, self.config.tracking.log_models)
         return table
 
 
-def run_campaign(config_path: str | Path) -> CampaignResult:
+def run_campaign(config_path: str | Path, ray_address: str | None = None) -> CampaignResult:
     """Load, validate and run the campaign described by `config_path`."""
-    config_path = Path(config_path)
-    config, space_path = load_campaign_config(config_path)
-    space = load_search_space(space_path)
-    if space.kind != "transformer":
-        raise UserError(
-            "a transformer campaign needs a search space of kind 'transformer'",
-            file=space_path, field="kind", value=space.kind, allowed="transformer",
-        )
-    return Campaign(config, space, config_path).run()
+    return Campaign.prepare(config_path, ray_address).run()
+
+
+def resume_campaign(campaign_dir: str | Path, ray_address: str | None = None) -> CampaignResult:
+    """Continue a campaign from its folder: nothing finished is evaluated again."""
+    return Campaign.reopen(campaign_dir, ray_address).run()

@@ -1,13 +1,17 @@
 """MLflow tracking: one parent run per campaign, one nested child run per candidate.
 
 Only the driver process writes to MLflow (a SQLite store locks under
-concurrent writers).
+concurrent writers). The campaign folder's campaign.json records the
+tracking URI and the parent run id, so commands that start from the folder
+find its runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,14 @@ def resolve_tracking_uri(configured: str | None, working_dir: Path | None = None
     return f"sqlite:///{folder / DEFAULT_DB}"
 
 
+def absolute_tracking_uri(uri: str) -> str:
+    """Return `uri` with a relative SQLite path made absolute against the current folder."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
+
+
 def metric_key(name: str) -> str:
     """Turn `metric@profile` into an MLflow metric key `profile/metric` ('@' is not allowed in keys)."""
     metric, _, profile = name.partition("@")
@@ -41,7 +53,8 @@ class Tracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        self.uri = uri
+        # Absolute, so that the URI written into the campaign folder works from any working folder.
+        self.uri = uri = absolute_tracking_uri(uri)
         self.client = MlflowClient(tracking_uri=uri)
         try:
             found = self.client.get_experiment_by_name(experiment)
@@ -58,8 +71,10 @@ class Tracker:
             self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifact_location)
         else:
             self.experiment_id = found.experiment_id
+        self.experiment = experiment
         self.parent_run_id: str | None = None
         self.child_runs: dict[str, str] = {}
+        self._child_tags: dict[str, dict[str, str]] = {}  # tags last sent per candidate
         del mlflow
 
     def start_parent(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> str:
@@ -68,11 +83,43 @@ class Tracker:
         self._log_params(self.parent_run_id, params)
         return self.parent_run_id
 
+    def resume_parent(self, parent_run_id: str) -> None:
+        """Reopen a campaign's parent run and load which candidates already have a complete child run.
+
+        A child run without the `shinka.logged` tag was cut short by a crash: it
+        is deleted so the candidate is logged again in full.
+        """
+        self.parent_run_id = parent_run_id
+        self.client.update_run(parent_run_id, status="RUNNING")
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=50_000
+        )
+        for run in runs:
+            candidate_id = run.data.tags.get("candidate_id")
+            if candidate_id is None:
+                continue
+            if run.data.tags.get("shinka.logged") != "true" or candidate_id in self.child_runs:
+                self.client.delete_run(run.info.run_id)
+                continue
+            self.child_runs[candidate_id] = run.info.run_id
+            self._child_tags[candidate_id] = dict(run.data.tags)
+
+    def has_candidate(self, candidate_id: str) -> bool:
+        return candidate_id in self.child_runs
+
+    def set_parent_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.parent_run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
     def log_candidate(
         self, candidate_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str], step: int
     ) -> str:
-        from mlflow.entities import Metric, Param
+        """Create the candidate's child run, unless it already has one (logging is idempotent by candidate id)."""
+        from mlflow.entities import Metric, Param, RunTag
 
+        if candidate_id in self.child_runs:
+            return self.child_runs[candidate_id]
         run = self.client.create_run(
             self.experiment_id,
             run_name=candidate_id,
@@ -89,9 +136,12 @@ class Tracker:
             run_id,
             metrics=[Metric(metric_key(k), float(v), timestamp, step) for k, v in metrics.items() if v is not None],
             params=[Param(k, _param_text(v)) for k, v in params.items()],
+            # Set last: a run without it was cut short and is replaced on resume.
+            tags=[RunTag("shinka.logged", "true")],
         )
         self.client.set_terminated(run_id, status="FINISHED" if tags.get("status") == "ok" else "FAILED")
         self.child_runs[candidate_id] = run_id
+        self._child_tags[candidate_id] = {k: str(v) for k, v in tags.items()}
         return run_id
 
     def log_parent_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -110,8 +160,32 @@ class Tracker:
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    def log_artifact(self, path: str | Path) -> None:
-        self.client.log_artifact(self.parent_run_id, str(path))
+    def update_candidate_tags(self, tags_by_candidate: dict[str, dict[str, str]]) -> int:
+        """Send only the tags that differ from what each child run already has; return the runs updated.
+
+        After each evaluation the caller passes the Pareto tags of every
+        candidate. Most of them do not change, so one evaluation costs one
+        write per candidate whose rank or front membership moved.
+        """
+        from mlflow.entities import RunTag
+
+        updated = 0
+        for candidate_id, tags in tags_by_candidate.items():
+            run_id = self.child_runs.get(candidate_id)
+            if run_id is None:
+                continue
+            known = self._child_tags.setdefault(candidate_id, {})
+            changed = {k: str(v) for k, v in tags.items() if known.get(k) != str(v)}
+            if not changed:
+                continue
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in changed.items()])
+            known.update(changed)
+            updated += 1
+        return updated
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Copy a file into the parent run's artifacts, under `artifact_path` when given."""
+        self.client.log_artifact(self.parent_run_id, str(path), artifact_path)
 
     def finish(self, status: str = "FINISHED") -> None:
         if self.parent_run_id is not None:
@@ -123,6 +197,78 @@ class Tracker:
         items = [Param(k, _param_text(v)) for k, v in params.items()]
         for start in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
             self.client.log_batch(run_id, params=items[start : start + 100])
+
+
+def pareto_tags(ranks: dict[str, int]) -> dict[str, dict[str, str]]:
+    """Return the `pareto_rank` and `on_front` tags of each ranked candidate."""
+    return {cid: {"pareto_rank": str(rank), "on_front": str(rank == 0).lower()} for cid, rank in ranks.items()}
+
+
+def log_step(
+    tracker: Tracker, records: list[dict[str, Any]], objectives: list[str], step: int,
+    extra: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Log the campaign's state after one evaluation; return the metrics logged.
+
+    Child runs whose Pareto rank or front membership changed get new tags, and
+    the parent run gets `step_metrics` (evaluated, feasible, failed,
+    front_size, hypervolume) plus `extra` at `step`.
+    """
+    from shinka.campaign.results import front_ranks, step_metrics
+
+    ranks = front_ranks(records, objectives)
+    tracker.update_candidate_tags(pareto_tags(ranks))
+    metrics = {**step_metrics(records, objectives, ranks), **(extra or {})}
+    tracker.log_parent_metrics(metrics, step=step)
+    return metrics
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    """Location of a campaign folder's MLflow runs. The parent run id is None when only the URI is known."""
+
+    tracking_uri: str
+    parent_run_id: str | None = None
+
+
+def read_tracking_info(campaign_dir: str | Path) -> TrackingInfo:
+    """Read the tracking URI and parent run id from campaign.json, else the URI from config.yaml.
+
+    Raises UserError when neither file names a tracking URI.
+    """
+    from shinka.yamlio import read_yaml_mapping
+
+    folder = Path(campaign_dir)
+    metadata_path = folder / "campaign.json"
+    if metadata_path.is_file():
+        try:
+            metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise UserError(f"invalid JSON ({error.msg})", file=metadata_path, line=error.lineno) from None
+        if isinstance(metadata, dict) and metadata.get("tracking_uri"):
+            return TrackingInfo(absolute_tracking_uri(metadata["tracking_uri"]), metadata.get("parent_run_id"))
+    config_path = folder / "config.yaml"
+    if config_path.is_file():
+        tracking = read_yaml_mapping(config_path, what="campaign config").get("tracking") or {}
+        if tracking.get("uri"):
+            return TrackingInfo(absolute_tracking_uri(str(tracking["uri"])))
+    raise UserError(
+        "campaign folder does not name its MLflow store", file=folder,
+        allowed="a folder written by `shinka run` (campaign.json), or pass --store URI",
+    )
+
+
+def find_candidate_run(client: Any, info: TrackingInfo, candidate_id: str) -> tuple[str, str] | None:
+    """Return (experiment id, run id) of a candidate's child run under the campaign's parent run, or None."""
+    if info.parent_run_id is None:
+        return None
+    experiment_id = client.get_run(info.parent_run_id).info.experiment_id
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.candidate_id = '{candidate_id}' and tags.mlflow.parentRunId = '{info.parent_run_id}'",
+        max_results=1,
+    )
+    return (experiment_id, runs[0].info.run_id) if runs else None
 
 
 def _param_text(value: Any) -> str:

@@ -15,26 +15,42 @@ from shinka.errors import UserError
 logger = logging.getLogger("shinka")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_CODES = "Exit codes: 0 success, 2 user error (one line on stderr), 1 internal failure, 130 interrupted (Ctrl-C)."
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("epilog", EXIT_CODES)  # every command's --help lists the exit codes
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # argparse's own usage errors exit 2 too, in one line
         self.exit(EXIT_USER, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shinka.cli import estimate, export, hardware, run, space
+    from shinka.cli import (
+        compare,
+        estimate,
+        export,
+        front,
+        hardware,
+        resume,
+        run,
+        space,
+        status,
+        ui,
+    )
 
     parser = _Parser(
         prog="shinka",
         description="Evolutionary, hardware-aware architecture search for compressed transformer language models.",
-        epilog="Exit codes: 0 success, 2 user error, 1 internal failure.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"shinka {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for module in (run, export, space, hardware, estimate):
+    for module in (run, resume, status, front, export, compare, space, hardware, estimate, ui):
         module.register(commands)
     return parser
 

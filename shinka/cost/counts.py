@@ -4,11 +4,15 @@ Conventions:
 - A FLOP is one multiply or one add, so a (m x k) @ (k x n) product costs 2mkn.
 - FLOPs count matrix products and attention only; norms, activations, softmax
   and residual adds are left out (under 1% for the models searched here).
+  Matmul FLOPs are dense: pruned weights are counted, as on hardware without
+  sparse kernels; `matmul_kept` counts only the weights a sparsity mask keeps.
 - "Non-embedding" parameters exclude the token embedding, learned positions and
   an untied output head, as in Kaplan et al. 2020 ("Scaling Laws for Neural
   Language Models", section 2.1).
-- Weight bytes are what a deployment stores: codes at the layer's format plus
-  16-bit scales; biases and norm weights are stored at 16 bits.
+- Parameters are the trainable values the torch model holds: a pruned weight
+  is still a parameter. `params_kept` counts what remains after pruning.
+- Weight bytes are what a deployment stores, exactly as shinka.packing writes
+  them (see shinka.cost.storage).
 """
 
 from __future__ import annotations
@@ -16,35 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shinka.model.arch import WEIGHT_BITS, ArchConfig, LayerConfig, low_rank
+from shinka.cost.storage import norm_parameters, projection_bytes, weight_bytes, weight_bytes_by_part
+from shinka.model.arch import ArchConfig, LayerConfig, Projection, embedding_projection, layer_projections
+from shinka.model.formats import SCALE_BYTES
 
-SCALE_BYTES = 2  # one fp16 scale
 ACTIVATION_BYTES = 2  # activations at 16 bits in deployment
 
-
-@dataclass(frozen=True)
-class Linear:
-    """One projection as deployed: dense, or two factors when low rank."""
-
-    name: str
-    in_features: int
-    out_features: int
-    bias: bool
-    weight_format: str
-    rank: int | None
-
-    def matrices(self) -> list[tuple[int, int]]:
-        """Return (out, in) of each weight matrix: one when dense, two factors when low rank."""
-        if self.rank is None:
-            return [(self.out_features, self.in_features)]
-        return [(self.rank, self.in_features), (self.out_features, self.rank)]
-
-    def parameters(self) -> int:
-        weights = sum(o * i for o, i in self.matrices())
-        return weights + (self.out_features if self.bias else 0)
-
-    def matmul_flops_per_token(self) -> int:
-        return sum(2 * o * i for o, i in self.matrices())
+__all__ = [
+    "Operator", "activation_bytes_peak", "cached_tokens", "decode_operators", "flops_per_token_decode",
+    "flops_per_token_prefill", "kv_cache_bytes_per_token", "parameter_counts", "prefill_operators",
+    "summarize", "weight_bytes", "weight_bytes_by_part",
+]
 
 
 @dataclass(frozen=True)
@@ -65,96 +51,59 @@ class Operator:
     weights: int = 0  # weights to dequantize when the device has no native support for the format
 
 
-def layer_linears(arch: ArchConfig, layer: LayerConfig) -> list[Linear]:
-    d = arch.d_model
-    q_out, kv_out = layer.n_head * layer.head_dim, layer.n_kv_head * layer.head_dim
-    fa, ra = layer.weight_format_attention, layer.rank_ratio_attention
-    fm, rm = layer.weight_format_mlp, layer.rank_ratio_mlp
-    linears = [
-        Linear("q_proj", d, q_out, arch.qkv_bias, fa, low_rank(d, q_out, ra)),
-        Linear("k_proj", d, kv_out, arch.qkv_bias, fa, low_rank(d, kv_out, ra)),
-        Linear("v_proj", d, kv_out, arch.qkv_bias, fa, low_rank(d, kv_out, ra)),
-        Linear("o_proj", q_out, d, arch.bias, fa, low_rank(q_out, d, ra)),
-    ]
-    f = layer.ffn_dim
-    if arch.mlp == "swiglu":
-        linears.append(Linear("gate", d, f, arch.bias, fm, low_rank(d, f, rm)))
-    linears.append(Linear("up", d, f, arch.bias, fm, low_rank(d, f, rm)))
-    linears.append(Linear("down", f, d, arch.bias, fm, low_rank(f, d, rm)))
-    return linears
-
-
-def _norm_parameters(arch: ArchConfig) -> int:
-    if arch.norm == "rmsnorm":
-        return arch.d_model
-    return arch.d_model * (2 if arch.bias else 1)
+def _all_projections(arch: ArchConfig) -> list[Projection]:
+    return [p for layer in arch.layers for p in layer_projections(arch, layer)]
 
 
 def parameter_counts(arch: ArchConfig) -> dict[str, int]:
-    """Return total, embedding and non-embedding parameter counts (exact, as the torch model has them)."""
+    """Return total, embedding, non-embedding and kept parameter counts (exact, as the torch model has them).
+
+    params_kept counts every parameter except the weights a sparsity mask prunes.
+    """
     d, vocab = arch.d_model, arch.vocab_size
-    embedding = vocab * d
+    embedding_matrix = embedding_projection(arch)
+    heads = 1 if arch.tie_embeddings else 2
+    embedding = heads * vocab * d
+    embedding_kept = heads * embedding_matrix.kept_weights()
     if arch.positions == "learned":
         embedding += arch.context_length * d
-    if not arch.tie_embeddings:
-        embedding += d * vocab
-    blocks = 0
-    for layer in arch.layers:
-        blocks += sum(linear.parameters() for linear in layer_linears(arch, layer))
-        blocks += 2 * _norm_parameters(arch)
-    non_embedding = blocks + _norm_parameters(arch)
+        embedding_kept += arch.context_length * d
+    projections = _all_projections(arch)
+    norms = norm_parameters(arch) * (2 * arch.n_layer + 1)
+    non_embedding = sum(p.parameters() for p in projections) + norms
+    pruned = sum(p.parameters() - p.kept_weights() - (p.out_features if p.bias else 0) for p in projections)
     return {
         "params_total": embedding + non_embedding,
         "params_embedding": embedding,
         "params_non_embedding": non_embedding,
+        "params_kept": embedding_kept + non_embedding - pruned,
     }
 
 
-def matrix_bytes(out_features: int, in_features: int, weight_format: str, group_size: int) -> float:
-    """Return the bytes of one stored weight matrix: codes plus scales."""
-    codes = out_features * in_features * WEIGHT_BITS[weight_format] / 8
-    if weight_format == "fp16":
-        return codes
-    if weight_format == "ternary":
-        return codes + SCALE_BYTES  # one absmean scale per matrix
-    if group_size and in_features % group_size == 0 and group_size < in_features:
-        return codes + out_features * (in_features // group_size) * SCALE_BYTES
-    return codes + out_features * SCALE_BYTES  # one scale per output channel
-
-
-def linear_weight_bytes(linear: Linear, group_size: int) -> float:
-    total = sum(matrix_bytes(o, i, linear.weight_format, group_size) for o, i in linear.matrices())
-    return total + (linear.out_features * 2 if linear.bias else 0)
-
-
-def weight_bytes(arch: ArchConfig) -> float:
-    """Return the bytes of every stored weight at its layer's format, scales included."""
-    d = arch.d_model
-    total = matrix_bytes(arch.vocab_size, d, arch.weight_format_embedding, arch.group_size)
-    if arch.positions == "learned":
-        total += arch.context_length * d * 2
-    if not arch.tie_embeddings:
-        total += matrix_bytes(arch.vocab_size, d, arch.weight_format_embedding, arch.group_size)
-    for layer in arch.layers:
-        total += sum(linear_weight_bytes(linear, arch.group_size) for linear in layer_linears(arch, layer))
-        total += 2 * _norm_parameters(arch) * 2
-    return total + _norm_parameters(arch) * 2
+def layer_kv_bytes_per_token(arch: ArchConfig, layer: LayerConfig) -> float:
+    """Return the KV-cache bytes one token adds to one layer (fp16 scales included below 16 bits)."""
+    total = 2 * layer.n_kv_head * layer.head_dim * arch.kv_bits / 8  # keys and values
+    if arch.kv_bits < 16:
+        total += 2 * layer.n_kv_head * SCALE_BYTES  # one scale per (token, head) for K and for V
+    return total
 
 
 def kv_cache_bytes_per_token(arch: ArchConfig) -> float:
     """Return the KV-cache bytes one token adds, over all layers (scales included below 16 bits)."""
-    total = 0.0
-    for layer in arch.layers:
-        values = 2 * layer.n_kv_head * layer.head_dim  # keys and values
-        total += values * arch.kv_bits / 8
-        if arch.kv_bits < 16:
-            total += 2 * layer.n_kv_head * SCALE_BYTES  # one scale per (token, head) for K and for V
-    return total
+    return sum(layer_kv_bytes_per_token(arch, layer) for layer in arch.layers)
 
 
 def cached_tokens(arch: ArchConfig, context: int) -> int:
     """Return how many tokens the KV cache holds at `context` tokens (the window caps it)."""
     return min(context, arch.kv_window) if arch.kv_window else context
+
+
+def _matmul_flops(arch: ArchConfig) -> int:
+    return sum(p.matmul_flops_per_token() for p in _all_projections(arch))
+
+
+def _matmul_kept_flops(arch: ArchConfig) -> int:
+    return sum(2 * p.kept_weights() for p in _all_projections(arch))
 
 
 def _attention_flops(layer: LayerConfig, attended: float) -> float:
@@ -169,25 +118,27 @@ def flops_per_token_prefill(arch: ArchConfig, context: int | None = None) -> dic
     mask, position t attends to min(t + 1, window) keys.
     """
     context = context or arch.context_length
-    matmul = sum(
-        linear.matmul_flops_per_token() for layer in arch.layers for linear in layer_linears(arch, layer)
-    )
+    matmul = _matmul_flops(arch)
     mean_attended = sum(cached_tokens(arch, t + 1) for t in range(context)) / context
     attention = sum(_attention_flops(layer, mean_attended) for layer in arch.layers)
     lm_head = 2 * arch.d_model * arch.vocab_size
-    return {"matmul": matmul, "attention": attention, "lm_head": lm_head, "total": matmul + attention + lm_head}
+    return {
+        "matmul": matmul, "matmul_kept": _matmul_kept_flops(arch), "attention": attention,
+        "lm_head": lm_head, "total": matmul + attention + lm_head,
+    }
 
 
 def flops_per_token_decode(arch: ArchConfig, position: int | None = None) -> dict[str, float]:
     """Return forward FLOPs of decoding one token at `position` (tokens already in context)."""
     position = arch.context_length - 1 if position is None else position
-    matmul = sum(
-        linear.matmul_flops_per_token() for layer in arch.layers for linear in layer_linears(arch, layer)
-    )
+    matmul = _matmul_flops(arch)
     attended = cached_tokens(arch, position + 1)
     attention = sum(_attention_flops(layer, attended) for layer in arch.layers)
     lm_head = 2 * arch.d_model * arch.vocab_size
-    return {"matmul": matmul, "attention": attention, "lm_head": lm_head, "total": matmul + attention + lm_head}
+    return {
+        "matmul": matmul, "matmul_kept": _matmul_kept_flops(arch), "attention": attention,
+        "lm_head": lm_head, "total": matmul + attention + lm_head,
+    }
 
 
 def activation_bytes_peak(arch: ArchConfig, batch: int, context: int) -> float:
@@ -211,16 +162,16 @@ def activation_bytes_peak(arch: ArchConfig, batch: int, context: int) -> float:
 def _linear_operators(arch: ArchConfig, tokens: int, prefix: str) -> list[Operator]:
     ops = []
     for index, layer in enumerate(arch.layers):
-        for linear in layer_linears(arch, layer):
-            weights = sum(o * i for o, i in linear.matrices())
+        for projection in layer_projections(arch, layer):
+            weights = sum(o * i for o, i in projection.matrices())
             ops.append(
                 Operator(
-                    name=f"{prefix}layer{index}.{linear.name}",
-                    flops=tokens * linear.matmul_flops_per_token(),
-                    weight_bytes=linear_weight_bytes(linear, arch.group_size),
-                    activation_bytes=tokens * (linear.in_features + linear.out_features) * ACTIVATION_BYTES,
+                    name=f"{prefix}layer{index}.{projection.name}",
+                    flops=tokens * projection.matmul_flops_per_token(),
+                    weight_bytes=projection_bytes(projection),
+                    activation_bytes=tokens * (projection.in_features + projection.out_features) * ACTIVATION_BYTES,
                     kv_bytes=0.0,
-                    weight_format=linear.weight_format,
+                    weight_format=projection.weight_format,
                     weights=weights,
                 )
             )
@@ -232,8 +183,8 @@ def decode_operators(arch: ArchConfig, batch: int = 1, context: int | None = Non
     context = context or arch.context_length
     attended = cached_tokens(arch, context)
     ops = _linear_operators(arch, batch, "decode.")
-    per_token_kv = kv_cache_bytes_per_token(arch) / max(arch.n_layer, 1)
     for index, layer in enumerate(arch.layers):
+        per_token_kv = layer_kv_bytes_per_token(arch, layer)
         ops.append(
             Operator(
                 name=f"decode.layer{index}.attention",
@@ -253,9 +204,9 @@ def prefill_operators(arch: ArchConfig, batch: int = 1, context: int | None = No
     context = context or arch.context_length
     tokens = batch * context
     ops = _linear_operators(arch, tokens, "prefill.")
-    per_token_kv = kv_cache_bytes_per_token(arch) / max(arch.n_layer, 1)
     mean_attended = sum(cached_tokens(arch, t + 1) for t in range(context)) / context
     for index, layer in enumerate(arch.layers):
+        per_token_kv = layer_kv_bytes_per_token(arch, layer)
         ops.append(
             Operator(
                 name=f"prefill.layer{index}.attention",
@@ -274,7 +225,7 @@ def _lm_head_operator(arch: ArchConfig, batch: int, prefix: str) -> Operator:
     return Operator(
         name=f"{prefix}lm_head",
         flops=batch * 2 * arch.d_model * arch.vocab_size,
-        weight_bytes=matrix_bytes(arch.vocab_size, arch.d_model, arch.weight_format_embedding, arch.group_size),
+        weight_bytes=projection_bytes(embedding_projection(arch)),
         activation_bytes=batch * (arch.d_model * ACTIVATION_BYTES + arch.vocab_size * 4),
         kv_bytes=0.0,
         weight_format=arch.weight_format_embedding,
@@ -302,7 +253,10 @@ def summarize(arch: ArchConfig, batch: int = 1, context: int | None = None) -> d
         "flops_per_token_decode_matmul": decode["matmul"],
         "flops_per_token_decode_attention": decode["attention"],
         "flops_per_token_decode_lm_head": decode["lm_head"],
+        "flops_per_token_matmul_kept": prefill["matmul_kept"],
         "weight_bytes": weights,
+        **{f"weight_bytes_{part}": value for part, value in weight_bytes_by_part(arch).items()},
+        "bits_per_parameter": 8 * weights / params["params_total"],
         "kv_cache_bytes_per_token": kv_per_token,
         "kv_cache_bytes": kv_total,
         "activation_bytes_peak": activations,

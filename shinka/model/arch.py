@@ -1,7 +1,8 @@
-"""ArchConfig: the transformer a genome describes, and the gene names a transformer space may use.
+"""ArchConfig: the transformer a genome describes, and its projections as built and stored.
 
 The mapping from genes to architecture lives here only, so the model, the cost
-model and the hardware estimates all read the same numbers.
+model, the packed export and the hardware estimates all read the same numbers.
+Gene names, defaults and structural rules are in shinka.model.gene_catalog.
 """
 
 from __future__ import annotations
@@ -9,20 +10,36 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from shinka.errors import UserError
+from shinka.model.formats import WEIGHT_BITS, WEIGHT_FORMATS, Sparsity, parse_sparsity
+from shinka.model.gene_catalog import (
+    ATTENTION_PROJECTIONS,
+    DEFAULTS,
+    DOMAINS,
+    KV_BITS,
+    MLP_KINDS,
+    MLP_PROJECTIONS,
+    NORM_KINDS,
+    PER_LAYER_NAMES,
+    POSITION_KINDS,
+    check_transformer_space,
+    structural_violation,
+)
 
-WEIGHT_FORMATS = ("fp16", "int8", "int4", "ternary")
-# Bits per stored weight, before scales and sparsity indices.
-WEIGHT_BITS = {"fp16": 16.0, "int8": 8.0, "int4": 4.0, "ternary": 2.0}
-KV_BITS = (16, 8, 4)
-MLP_KINDS = ("gelu", "swiglu")
-NORM_KINDS = ("layernorm", "rmsnorm")
-POSITION_KINDS = ("learned", "rope")
+__all__ = [
+    "ArchConfig", "DEFAULTS", "KV_BITS", "LayerConfig", "MLP_KINDS", "NORM_KINDS", "PER_LAYER_NAMES",
+    "POSITION_KINDS", "Projection", "WEIGHT_BITS", "WEIGHT_FORMATS", "arch_from_values",
+    "check_transformer_space", "embedding_projection", "layer_projections", "low_rank", "structural_violation",
+]
 
 
 @dataclass(frozen=True)
 class LayerConfig:
-    """One transformer block: attention plus MLP, with its compression settings."""
+    """One transformer block: attention plus MLP, with its compression settings.
+
+    `ranks` maps each projection name (q_proj, k_proj, v_proj, o_proj, gate, up,
+    down) to its low-rank factor rank, 0 for dense. Configs saved before it
+    existed leave it None, and the rank ratios decide instead.
+    """
 
     n_head: int
     n_kv_head: int
@@ -32,6 +49,11 @@ class LayerConfig:
     weight_format_mlp: str = "fp16"
     rank_ratio_attention: float = 1.0  # share of min(in, out) kept by low-rank factors; 1.0 is dense
     rank_ratio_mlp: float = 1.0
+    sparsity_attention: Any = 0.0  # a sparsity gene value, see shinka.model.formats.parse_sparsity
+    sparsity_mlp: Any = 0.0
+    group_size_attention: int | None = None  # None: ArchConfig.group_size
+    group_size_mlp: int | None = None
+    ranks: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,8 @@ class ArchConfig:
     kv_window: int = 0  # cached tokens kept in decode; 0 keeps the whole context
     kv_sinks: int = 0  # initial tokens always kept when the window slides
     extra: dict[str, Any] = field(default_factory=dict)
+    sparsity_embedding: Any = 0.0
+    group_size_embedding: int | None = None  # None: group_size
 
     @property
     def n_layer(self) -> int:
@@ -71,138 +95,39 @@ class ArchConfig:
         return cls(**values)
 
 
-# Gene (or fixed value) names a transformer search space may use, with defaults.
-# A gene named here overrides the default; any other name is rejected at load time.
-DEFAULTS: dict[str, Any] = {
-    "vocab_size": 256,
-    "context_length": 64,
-    "n_layer": 2,
-    "d_model": 64,
-    "n_head": 2,
-    "n_kv_head": None,  # None: same as n_head (multi-head attention)
-    "head_dim": None,  # None: d_model // n_head
-    "ffn_mult": 4.0,
-    "ffn_dim": None,  # None: round(ffn_mult * d_model)
-    "mlp": "gelu",
-    "norm": "layernorm",
-    "positions": "learned",
-    "tie_embeddings": True,
-    "bias": True,
-    "qkv_bias": None,  # None: same as bias
-    "weight_format": "fp16",
-    "weight_format_attention": None,  # None: weight_format
-    "weight_format_mlp": None,
-    "weight_format_embedding": "fp16",
-    "group_size": 0,
-    "rank_ratio": 1.0,
-    "rank_ratio_attention": None,  # None: rank_ratio
-    "rank_ratio_mlp": None,
-    "kv_bits": 16,
-    "kv_window": 0,
-    "kv_sinks": 0,
-}
+@dataclass(frozen=True)
+class Projection:
+    """One weight matrix as built and stored: dense, or two factors when low rank.
 
-# What each value must satisfy for the model to build: (test, allowed text).
-_DOMAINS: dict[str, tuple[Any, str]] = {
-    "vocab_size": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    "context_length": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "n_layer": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "d_model": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "n_head": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "n_kv_head": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
-    "head_dim": (lambda v: v is None or (_is_int(v) and v >= 1 and v % 2 == 0), "an even integer >= 2"),
-    "ffn_mult": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "ffn_dim": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
-    "mlp": (lambda v: v in MLP_KINDS, ", ".join(MLP_KINDS)),
-    "norm": (lambda v: v in NORM_KINDS, ", ".join(NORM_KINDS)),
-    "positions": (lambda v: v in POSITION_KINDS, ", ".join(POSITION_KINDS)),
-    "tie_embeddings": (lambda v: isinstance(v, bool), "true or false"),
-    "bias": (lambda v: isinstance(v, bool), "true or false"),
-    "qkv_bias": (lambda v: v is None or isinstance(v, bool), "true or false"),
-    "weight_format": (lambda v: v in WEIGHT_FORMATS, ", ".join(WEIGHT_FORMATS)),
-    "weight_format_attention": (lambda v: v is None or v in WEIGHT_FORMATS, ", ".join(WEIGHT_FORMATS)),
-    "weight_format_mlp": (lambda v: v is None or v in WEIGHT_FORMATS, ", ".join(WEIGHT_FORMATS)),
-    "weight_format_embedding": (lambda v: v in WEIGHT_FORMATS, ", ".join(WEIGHT_FORMATS)),
-    "group_size": (lambda v: _is_int(v) and v >= 0, "0 (per output channel) or an integer >= 1"),
-    "rank_ratio": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "rank_ratio_attention": (lambda v: v is None or (_is_number(v) and 0 < v <= 1), "a number in (0, 1]"),
-    "rank_ratio_mlp": (lambda v: v is None or (_is_number(v) and 0 < v <= 1), "a number in (0, 1]"),
-    "kv_bits": (lambda v: v in KV_BITS, ", ".join(str(b) for b in KV_BITS)),
-    "kv_window": (lambda v: _is_int(v) and v >= 0, "0 (whole context) or an integer >= 1"),
-    "kv_sinks": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-}
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def structural_violation(values: Mapping[str, Any]) -> str | None:
-    """Return why these transformer values cannot build, or None when they can.
-
-    Checks the divisibility rules that any space gets for free, on top of the
-    constraints its YAML declares: d_model divisible by n_head (unless head_dim
-    is set), n_head divisible by n_kv_head, and the KV window within the context.
+    Each factor has the projection's weight format, group size and sparsity;
+    the bias (out_features values) belongs to the second factor.
     """
-    merged = {**DEFAULTS, **values}
-    n_head, d_model = merged["n_head"], merged["d_model"]
-    n_kv_head = merged["n_kv_head"] or n_head
-    if merged["head_dim"] is None and d_model % n_head:
-        return f"d_model ({d_model}) is not divisible by n_head ({n_head})"
-    if merged["head_dim"] is None and (d_model // n_head) % 2 and merged["positions"] == "rope":
-        return f"rotary positions need an even head dimension, got {d_model // n_head}"
-    if n_head % n_kv_head:
-        return f"n_head ({n_head}) is not divisible by n_kv_head ({n_kv_head})"
-    if merged["kv_window"] > merged["context_length"]:
-        return f"kv_window ({merged['kv_window']}) exceeds context_length ({merged['context_length']})"
-    if merged["kv_window"] and merged["kv_sinks"] >= merged["kv_window"]:
-        return f"kv_sinks ({merged['kv_sinks']}) must be below kv_window ({merged['kv_window']})"
-    return None
 
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool
+    weight_format: str
+    group_size: int
+    rank: int | None
+    sparsity: Sparsity
 
-def arch_from_values(values: Mapping[str, Any]) -> ArchConfig:
-    """Build an ArchConfig from gene and fixed values (names as in DEFAULTS)."""
-    unknown = sorted(set(values) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown transformer gene {unknown[0]!r}")
-    reason = structural_violation(values)
-    if reason is not None:
-        raise ValueError(reason)
-    v = {**DEFAULTS, **values}
-    n_head = v["n_head"]
-    head_dim = v["head_dim"] or v["d_model"] // n_head
-    ffn_dim = v["ffn_dim"] or max(1, int(round(v["ffn_mult"] * v["d_model"])))
-    layer = LayerConfig(
-        n_head=n_head,
-        n_kv_head=v["n_kv_head"] or n_head,
-        head_dim=head_dim,
-        ffn_dim=ffn_dim,
-        weight_format_attention=v["weight_format_attention"] or v["weight_format"],
-        weight_format_mlp=v["weight_format_mlp"] or v["weight_format"],
-        rank_ratio_attention=float(v["rank_ratio_attention"] or v["rank_ratio"]),
-        rank_ratio_mlp=float(v["rank_ratio_mlp"] or v["rank_ratio"]),
-    )
-    return ArchConfig(
-        vocab_size=v["vocab_size"],
-        context_length=v["context_length"],
-        d_model=v["d_model"],
-        layers=tuple(layer for _ in range(v["n_layer"])),
-        mlp=v["mlp"],
-        norm=v["norm"],
-        positions=v["positions"],
-        tie_embeddings=v["tie_embeddings"],
-        bias=v["bias"],
-        qkv_bias=v["bias"] if v["qkv_bias"] is None else v["qkv_bias"],
-        weight_format_embedding=v["weight_format_embedding"],
-        group_size=v["group_size"],
-        kv_bits=v["kv_bits"],
-        kv_window=v["kv_window"],
-        kv_sinks=v["kv_sinks"],
-    )
+    def matrices(self) -> list[tuple[int, int]]:
+        """Return (out, in) of each weight matrix: one when dense, two factors when low rank."""
+        if self.rank is None:
+            return [(self.out_features, self.in_features)]
+        return [(self.rank, self.in_features), (self.out_features, self.rank)]
+
+    def parameters(self) -> int:
+        weights = sum(o * i for o, i in self.matrices())
+        return weights + (self.out_features if self.bias else 0)
+
+    def kept_weights(self) -> int:
+        """Return the weights left after the sparsity mask, over all factors."""
+        return sum(self.sparsity.kept(o, i) for o, i in self.matrices())
+
+    def matmul_flops_per_token(self) -> int:
+        return sum(2 * o * i for o, i in self.matrices())
 
 
 def low_rank(in_features: int, out_features: int, rank_ratio: float) -> int | None:
@@ -215,54 +140,164 @@ def low_rank(in_features: int, out_features: int, rank_ratio: float) -> int | No
     if rank_ratio >= 1.0:
         return None
     rank = max(1, int(round(rank_ratio * min(in_features, out_features))))
-    if rank * (in_features + out_features) >= in_features * out_features:
+    return fixed_rank(in_features, out_features, rank)
+
+
+def fixed_rank(in_features: int, out_features: int, rank: int) -> int | None:
+    """Return `rank`, or None (dense) when its two factors would hold as many weights as the dense matrix.
+
+    That covers every rank at or above min(in, out).
+    """
+    if rank < 1 or rank * (in_features + out_features) >= in_features * out_features:
         return None
     return rank
 
 
-def check_transformer_space(space: Any, data: Any) -> None:
-    """Check every gene and fixed value of a transformer space against what can build."""
-    from shinka.space.genes import all_values
+def _group_size(value: int | None, fallback: int) -> int:
+    return fallback if value is None else value
 
-    lines = data.line_of
-    genes_lines = data["genes"].line_of if hasattr(data.get("genes"), "line_of") else (lambda k: None)
-    for name, gene in space.genes.items():
-        if name not in DEFAULTS:
-            raise UserError(
-                "unknown gene", file=space.source, line=genes_lines(name), field=f"genes.{name}",
-                value=name, allowed=", ".join(DEFAULTS),
+
+def layer_projections(arch: ArchConfig, layer: LayerConfig) -> list[Projection]:
+    """List a block's projections in build order: q, k, v, o, then gate (SwiGLU only), up, down."""
+    d = arch.d_model
+    q_out, kv_out = layer.n_head * layer.head_dim, layer.n_kv_head * layer.head_dim
+    f = layer.ffn_dim
+    shapes = [
+        ("q_proj", d, q_out, arch.qkv_bias, "attention"),
+        ("k_proj", d, kv_out, arch.qkv_bias, "attention"),
+        ("v_proj", d, kv_out, arch.qkv_bias, "attention"),
+        ("o_proj", q_out, d, arch.bias, "attention"),
+    ]
+    if arch.mlp == "swiglu":
+        shapes.append(("gate", d, f, arch.bias, "mlp"))
+    shapes += [("up", d, f, arch.bias, "mlp"), ("down", f, d, arch.bias, "mlp")]
+    projections = []
+    for name, in_features, out_features, bias, group in shapes:
+        attention = group == "attention"
+        if layer.ranks is not None:
+            rank = layer.ranks.get(name, 0) or None
+        else:
+            rank = low_rank(in_features, out_features, layer.rank_ratio_attention if attention else layer.rank_ratio_mlp)
+        projections.append(
+            Projection(
+                name=name,
+                in_features=in_features,
+                out_features=out_features,
+                bias=bias,
+                weight_format=layer.weight_format_attention if attention else layer.weight_format_mlp,
+                group_size=_group_size(layer.group_size_attention if attention else layer.group_size_mlp, arch.group_size),
+                rank=rank,
+                sparsity=parse_sparsity(layer.sparsity_attention if attention else layer.sparsity_mlp),
             )
-        test, allowed = _DOMAINS[name]
-        try:
-            values = all_values(gene)
-        except ValueError:
-            values = [gene.low, gene.high]
-        for value in values:
-            if not test(value):
-                raise UserError(
-                    "gene value cannot build a model", file=space.source,
-                    line=genes_lines(name), field=f"genes.{name}", value=value, allowed=allowed,
-                )
-    fixed_lines = data["fixed"].line_of if hasattr(data.get("fixed"), "line_of") else (lambda k: None)
-    for name, value in space.fixed.items():
-        if name not in DEFAULTS:
-            raise UserError(
-                "unknown fixed value", file=space.source, line=fixed_lines(name),
-                field=f"fixed.{name}", value=name, allowed=", ".join(DEFAULTS),
+        )
+    return projections
+
+
+def embedding_projection(arch: ArchConfig) -> Projection:
+    """Return the token embedding as a (vocab, d_model) matrix; an untied output head has the same form."""
+    return Projection(
+        name="token_embedding",
+        in_features=arch.d_model,
+        out_features=arch.vocab_size,
+        bias=False,
+        weight_format=arch.weight_format_embedding,
+        group_size=_group_size(arch.group_size_embedding, arch.group_size),
+        rank=None,
+        sparsity=parse_sparsity(arch.sparsity_embedding),
+    )
+
+
+def _resolve_rank(value: Any, short: str, group: str, in_features: int, out_features: int) -> int:
+    """Return the rank of one projection from the rank genes (0 for dense); the most specific level wins."""
+    for absolute, ratio in ((f"rank_{short}", f"rank_ratio_{short}"), (f"rank_{group}", f"rank_ratio_{group}"), ("rank", "rank_ratio")):
+        if value(absolute):
+            return fixed_rank(in_features, out_features, value(absolute)) or 0
+        if value(ratio) is not None:
+            return low_rank(in_features, out_features, float(value(ratio))) or 0
+    return 0
+
+
+def _first_set(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def arch_from_values(values: Mapping[str, Any]) -> ArchConfig:
+    """Build an ArchConfig from gene and fixed values (names as in DEFAULTS).
+
+    A per-layer name may hold a list; layer i reads element i, and elements past
+    n_layer are ignored. Raises ValueError for unknown names and values that
+    break a structural rule.
+    """
+    unknown = sorted(set(values) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown transformer gene {unknown[0]!r}")
+    for name, value in values.items():
+        test, allowed = DOMAINS[name]
+        items = value if isinstance(value, (list, tuple)) and name in PER_LAYER_NAMES else [value]
+        for item in items:
+            if not test(item):
+                raise ValueError(f"invalid {name} {item!r}; allowed: {allowed}")
+    reason = structural_violation(values)
+    if reason is not None:
+        raise ValueError(reason)
+    v = {**DEFAULTS, **values}
+    d_model = v["d_model"]
+    layers = []
+    for index in range(v["n_layer"]):
+
+        def at(name: str, index: int = index) -> Any:
+            item = v[name]
+            return item[index] if isinstance(item, (list, tuple)) else item
+
+        n_head = at("n_head")
+        head_dim = at("head_dim") or d_model // n_head
+        n_kv_head = at("n_kv_head") or n_head
+        ffn_dim = at("ffn_dim") or max(1, int(round(at("ffn_mult") * d_model)))
+        q_out, kv_out = n_head * head_dim, n_kv_head * head_dim
+        shapes = {
+            "q": (d_model, q_out, "attention"), "k": (d_model, kv_out, "attention"),
+            "v": (d_model, kv_out, "attention"), "o": (q_out, d_model, "attention"),
+            "gate": (d_model, ffn_dim, "mlp"), "up": (d_model, ffn_dim, "mlp"), "down": (ffn_dim, d_model, "mlp"),
+        }
+        names = {**ATTENTION_PROJECTIONS, **MLP_PROJECTIONS}
+        ranks = {
+            names[short]: _resolve_rank(at, short, group, in_features, out_features)
+            for short, (in_features, out_features, group) in shapes.items()
+            if short != "gate" or v["mlp"] == "swiglu"
+        }
+        layers.append(
+            LayerConfig(
+                n_head=n_head,
+                n_kv_head=n_kv_head,
+                head_dim=head_dim,
+                ffn_dim=ffn_dim,
+                weight_format_attention=at("weight_format_attention") or at("weight_format"),
+                weight_format_mlp=at("weight_format_mlp") or at("weight_format"),
+                rank_ratio_attention=float(_first_set(at("rank_ratio_attention"), at("rank_ratio"))),
+                rank_ratio_mlp=float(_first_set(at("rank_ratio_mlp"), at("rank_ratio"))),
+                sparsity_attention=_first_set(at("sparsity_attention"), at("sparsity")),
+                sparsity_mlp=_first_set(at("sparsity_mlp"), at("sparsity")),
+                group_size_attention=_first_set(at("group_size_attention"), v["group_size"]),
+                group_size_mlp=_first_set(at("group_size_mlp"), v["group_size"]),
+                ranks=ranks,
             )
-        test, allowed = _DOMAINS[name]
-        if not test(value):
-            raise UserError(
-                "fixed value cannot build a model", file=space.source, line=fixed_lines(name),
-                field=f"fixed.{name}", value=value, allowed=allowed,
-            )
-    del lines
-
-
-def _register() -> None:
-    from shinka.space.search_space import register_kind
-
-    register_kind("transformer", check_transformer_space, structural_violation)
-
-
-_register()
+        )
+    return ArchConfig(
+        vocab_size=v["vocab_size"],
+        context_length=v["context_length"],
+        d_model=d_model,
+        layers=tuple(layers),
+        mlp=v["mlp"],
+        norm=v["norm"],
+        positions=v["positions"],
+        tie_embeddings=v["tie_embeddings"],
+        bias=v["bias"],
+        qkv_bias=v["bias"] if v["qkv_bias"] is None else v["qkv_bias"],
+        weight_format_embedding=v["weight_format_embedding"],
+        group_size=v["group_size"],
+        kv_bits=v["kv_bits"],
+        kv_window=v["kv_window"],
+        kv_sinks=v["kv_sinks"],
+        sparsity_embedding=v["sparsity_embedding"],
+        group_size_embedding=_first_set(v["group_size_embedding"], v["group_size"]),
+    )

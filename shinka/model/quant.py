@@ -1,69 +1,208 @@
-"""Fake quantization with a straight-through estimator, and compressed linear layers.
+"""Fake quantization and sparsity with a straight-through estimator, and compressed linear layers.
 
-Training runs in fp32; the forward pass uses weights rounded to the genome's
-format, while gradients flow to the full-precision weights as if the rounding
-were the identity (straight-through estimator).
+Training runs in fp32; the forward pass uses weights pruned and rounded as the
+genome says, while gradients flow to every full-precision weight as if pruning
+and rounding were the identity (straight-through estimator). The sparsity mask
+is recomputed from the weight magnitudes in every training forward pass, so a
+pruned weight whose magnitude grows back is kept again.
+
+Order of operations for one matrix: the mask keeps the largest magnitudes
+(N of every M along the input channels, or all but int(ratio * numel) over the
+matrix); the kept weights are then quantized, with scales computed over the
+kept weights (absmean for ternary, absmax for int8/int4). Scales are rounded to
+fp16 before the codes are computed, so a packed file with fp16 scales
+reproduces the quantized weights exactly. Ternary with N:M sparsity is the
+combination Sparse-BitNet studies (Zhang et al. 2026, arXiv:2603.05168); the
+order above is this project's choice.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-_EPS = 1e-8
+from shinka.model.formats import DENSE, Sparsity, parse_sparsity, quant_group
+
 # Largest magnitude of a symmetric signed integer code: [-qmax, qmax].
-_QMAX = {"int8": 127, "int4": 7}
+QMAX = {"int8": 127, "int4": 7}
+_SCALE_MIN = 2.0**-24  # smallest positive fp16 value; keeps scales non-zero after fp16 rounding
 
 
-def quantize_ternary(weight: torch.Tensor) -> torch.Tensor:
-    """Round to {-1, 0, +1} times one scale, the absmean rule of BitNet b1.58.
+@dataclass(frozen=True)
+class QuantParts:
+    """A quantized matrix as stored: integer codes (or fp16 values), fp16-representable scales and the mask.
 
-    The scale is mean(|W|) over the whole tensor; W / scale is rounded and
-    clipped to [-1, 1] (Ma et al. 2024, "The Era of 1-bit LLMs").
+    codes: (out, in), float tensor of integers for int8/int4/ternary (zero where
+    pruned), float16 values for fp16. scales: (1, 1) ternary, (out, 1) per
+    channel, (out, in // g) per group, None for fp16. mask: bool (out, in), None when dense.
     """
-    scale = weight.abs().mean().clamp(min=_EPS)
-    return (weight / scale).round().clamp(-1, 1) * scale
+
+    codes: torch.Tensor
+    scales: torch.Tensor | None
+    mask: torch.Tensor | None
+    group: int
 
 
-def quantize_symmetric(weight: torch.Tensor, bits_format: str, group_size: int) -> torch.Tensor:
-    """Round to a symmetric signed integer grid with one absmax scale per output channel or group.
+def _fp16_scale(scale: torch.Tensor) -> torch.Tensor:
+    return scale.clamp(min=_SCALE_MIN).to(torch.float16).to(scale.dtype)
 
-    weight: (out, in). With group_size > 0 and dividing `in`, each run of
-    group_size input channels of a row has its own scale; otherwise each row
-    (output channel) has one.
+
+def sparsity_mask(weight: torch.Tensor, sparsity: Sparsity) -> torch.Tensor | None:
+    """Return the bool (out, in) mask of kept weights by magnitude, or None when dense.
+
+    N:M keeps the N largest |w| of every M consecutive input channels (a shorter
+    last group keeps min(N, its length)). Unstructured keeps all but the
+    int(ratio * numel) smallest |w| of the matrix; ties at the threshold are
+    broken by position so the kept count is exact.
     """
-    qmax = _QMAX[bits_format]
-    out_features, in_features = weight.shape
-    if group_size and in_features % group_size == 0 and group_size < in_features:
-        grouped = weight.reshape(out_features, in_features // group_size, group_size)  # (out, groups, g)
-        scale = grouped.abs().amax(dim=-1, keepdim=True).clamp(min=_EPS) / qmax
-        return ((grouped / scale).round().clamp(-qmax, qmax) * scale).reshape(out_features, in_features)
-    scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=_EPS) / qmax  # (out, 1)
-    return (weight / scale).round().clamp(-qmax, qmax) * scale
+    if sparsity.dense:
+        return None
+    magnitude = weight.detach().abs()
+    out_features, in_features = magnitude.shape
+    if sparsity.kind == "n:m":
+        pad = (-in_features) % sparsity.m
+        if pad:
+            magnitude = F.pad(magnitude, (0, pad), value=-1.0)  # padding ranks below every real weight
+        groups = magnitude.view(out_features, -1, sparsity.m)  # (out, groups, M)
+        keep = groups.topk(sparsity.n, dim=-1).indices  # (out, groups, N)
+        mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, keep, True)
+        return mask.view(out_features, -1)[:, :in_features]
+    pruned = sparsity.pruned(out_features, in_features)
+    if pruned == 0:
+        return None
+    flat = magnitude.flatten()
+    threshold = flat.kthvalue(pruned).values
+    mask = flat > threshold
+    if int(mask.sum()) != flat.numel() - pruned:
+        order = flat.argsort(stable=True)  # ties: the earliest positions are pruned first
+        mask = torch.ones_like(flat, dtype=torch.bool)
+        mask[order[:pruned]] = False
+    return mask.view(out_features, in_features)
+
+
+def quantize_parts(
+    weight: torch.Tensor, weight_format: str, group_size: int = 0, sparsity: Sparsity = DENSE, frozen: bool = False
+) -> QuantParts:
+    """Prune and quantize `weight` (out, in) into codes, scales and mask.
+
+    `frozen` marks a weight that already holds quantized values: its ternary
+    scale is then read back as max |w| instead of recomputed as the absmean,
+    which would shrink it (the int formats recompute the same scale anyway).
+    """
+    mask = sparsity_mask(weight, sparsity)
+    w = weight if mask is None else weight * mask
+    if weight_format == "fp16":
+        return QuantParts(codes=w.to(torch.float16), scales=None, mask=mask, group=0)
+    out_features, in_features = w.shape
+    if weight_format == "ternary":
+        if frozen:
+            scale = w.abs().amax()
+        else:
+            kept = w.numel() if mask is None else int(mask.sum())
+            scale = w.abs().sum() / max(kept, 1)  # absmean over the kept weights
+        scale = _fp16_scale(scale.reshape(1, 1))
+        return QuantParts(codes=(w / scale).round().clamp(-1, 1), scales=scale, mask=mask, group=0)
+    if weight_format not in QMAX:
+        raise ValueError(f"unknown weight format {weight_format!r}")
+    qmax = QMAX[weight_format]
+    group = quant_group(in_features, group_size)
+    if group:
+        grouped = w.reshape(out_features, in_features // group, group)  # (out, groups, g)
+        scale = _fp16_scale(grouped.abs().amax(dim=-1, keepdim=True) / qmax)  # (out, groups, 1)
+        codes = (grouped / scale).round().clamp(-qmax, qmax).reshape(out_features, in_features)
+        return QuantParts(codes=codes, scales=scale.squeeze(-1), mask=mask, group=group)
+    scale = _fp16_scale(w.abs().amax(dim=1, keepdim=True) / qmax)  # (out, 1)
+    return QuantParts(codes=(w / scale).round().clamp(-qmax, qmax), scales=scale, mask=mask, group=0)
+
+
+def dequantize(parts: QuantParts, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Return the weight (out, in) that `parts` stores; bitwise equal to what training and freeze use."""
+    if parts.scales is None:
+        return parts.codes.to(dtype)
+    codes = parts.codes.to(dtype)
+    scales = parts.scales.to(dtype)
+    if parts.group:
+        out_features, in_features = codes.shape
+        grouped = codes.reshape(out_features, in_features // parts.group, parts.group)
+        return (grouped * scales.unsqueeze(-1)).reshape(out_features, in_features)
+    return codes * scales
+
+
+def compress_weight(
+    weight: torch.Tensor, weight_format: str, group_size: int = 0, sparsity: Sparsity = DENSE, round_fp16: bool = True
+) -> torch.Tensor:
+    """Return `weight` pruned and rounded to `weight_format` (fp16 rounds to half precision unless round_fp16 is False)."""
+    if weight_format == "fp16" and not round_fp16:
+        mask = sparsity_mask(weight, sparsity)
+        return weight if mask is None else weight * mask
+    return dequantize(quantize_parts(weight, weight_format, group_size, sparsity), weight.dtype)
 
 
 def quantize(weight: torch.Tensor, weight_format: str, group_size: int = 0) -> torch.Tensor:
-    """Return `weight` rounded to `weight_format` (fp16 rounds to half precision)."""
-    if weight_format == "ternary":
-        return quantize_ternary(weight)
-    if weight_format in _QMAX:
-        return quantize_symmetric(weight, weight_format, group_size)
-    if weight_format == "fp16":
-        return weight.to(torch.float16).to(weight.dtype)
-    raise ValueError(f"unknown weight format {weight_format!r}")
+    """Return `weight` rounded to `weight_format` (dense; fp16 rounds to half precision)."""
+    return compress_weight(weight, weight_format, group_size)
 
 
-def fake_quantize(weight: torch.Tensor, weight_format: str, group_size: int = 0) -> torch.Tensor:
-    """Quantize in the forward pass, pass gradients straight through in the backward pass."""
-    if weight_format == "fp16":
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the compressed weight. Backward: the gradient passes to the latent weight unchanged."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, compressed: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return compressed.view_as(compressed)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ARG004
+        return grad, None
+
+
+def fake_quantize(weight: torch.Tensor, weight_format: str, group_size: int = 0, sparsity: Sparsity = DENSE) -> torch.Tensor:
+    """Prune and quantize in the forward pass, pass gradients straight through in the backward pass."""
+    if weight_format == "fp16" and sparsity.dense:
         # fp16 rounding changes the loss by far less than training noise; skip it to keep steps fast.
         return weight
-    return weight + (quantize(weight, weight_format, group_size) - weight).detach()
+    with torch.no_grad():
+        compressed = compress_weight(weight, weight_format, group_size, sparsity, round_fp16=False)
+    return _StraightThrough.apply(weight, compressed)
+
+
+class WeightCompression:
+    """Settings and inference cache of one compressed weight matrix.
+
+    In eval mode the compressed weight is cached until the latent weight changes
+    (its version counter or storage moves), so generation does not re-quantize
+    every step. Training recomputes it in every forward pass.
+    """
+
+    def __init__(self, weight_format: str, group_size: int, sparsity: Sparsity) -> None:
+        self.weight_format = weight_format
+        self.group_size = group_size
+        self.sparsity = sparsity
+        self._key: tuple[int, int] | None = None
+        self._cached: torch.Tensor | None = None
+
+    @property
+    def identity(self) -> bool:
+        return self.weight_format == "fp16" and self.sparsity.dense
+
+    def apply(self, weight: torch.Tensor, training: bool) -> torch.Tensor:
+        """Return the weight the forward pass uses: compressed, with a straight-through gradient."""
+        if self.identity:
+            return weight
+        if training:
+            return fake_quantize(weight, self.weight_format, self.group_size, self.sparsity)
+        key = (weight._version, weight.data_ptr())
+        if key != self._key:
+            with torch.no_grad():
+                self._cached = compress_weight(weight, self.weight_format, self.group_size, self.sparsity, round_fp16=False)
+            self._key = key
+        return _StraightThrough.apply(weight, self._cached)
 
 
 class QuantLinear(nn.Linear):
-    """nn.Linear whose weight is fake-quantized to `weight_format` in every forward pass."""
+    """nn.Linear whose weight is pruned and fake-quantized in every forward pass."""
 
     def __init__(
         self,
@@ -72,29 +211,47 @@ class QuantLinear(nn.Linear):
         bias: bool = True,
         weight_format: str = "fp16",
         group_size: int = 0,
+        sparsity: Sparsity | float | str | None = DENSE,
     ) -> None:
         super().__init__(in_features, out_features, bias=bias)
-        self.weight_format = weight_format
-        self.group_size = group_size
+        sparsity = sparsity if isinstance(sparsity, Sparsity) else parse_sparsity(sparsity)
+        self.compression = WeightCompression(weight_format, group_size, sparsity)
         self.frozen = False
 
+    @property
+    def weight_format(self) -> str:
+        return self.compression.weight_format
+
+    @property
+    def group_size(self) -> int:
+        return self.compression.group_size
+
+    @property
+    def sparsity(self) -> Sparsity:
+        return self.compression.sparsity
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight if self.frozen else fake_quantize(self.weight, self.weight_format, self.group_size)
-        return F.linear(x, weight, self.bias)
+        weight = self.weight if self.frozen else self.compression.apply(self.weight, self.training)
+        return F.linear(x, weight, self.bias)  # (..., in) -> (..., out)
+
+    def quant_parts(self) -> QuantParts:
+        """Return the codes, scales and mask this layer's weight is stored as."""
+        with torch.no_grad():
+            return quantize_parts(self.weight, self.weight_format, self.group_size, self.sparsity, frozen=self.frozen)
 
     @torch.no_grad()
     def freeze(self) -> None:
-        """Store the quantized weight in place so inference pays no rounding cost."""
+        """Store the compressed weight in place so inference pays no rounding cost."""
         if not self.frozen:
-            self.weight.copy_(quantize(self.weight, self.weight_format, self.group_size))
+            self.weight.copy_(compress_weight(self.weight, self.weight_format, self.group_size, self.sparsity))
             self.frozen = True
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, weight_format={self.weight_format}"
+        return f"{super().extra_repr()}, weight_format={self.weight_format}, sparsity={self.sparsity.kind}"
 
 
 class LowRankLinear(nn.Module):
-    """A projection factorized as up(down(x)): (out x r)(r x in) weights, both fake-quantized."""
+    """A projection factorized as up(down(x)): (out x r)(r x in) weights, both compressed alike."""
 
     def __init__(
         self,
@@ -104,13 +261,14 @@ class LowRankLinear(nn.Module):
         bias: bool = True,
         weight_format: str = "fp16",
         group_size: int = 0,
+        sparsity: Sparsity = DENSE,
     ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.rank = rank
-        self.down = QuantLinear(in_features, rank, bias=False, weight_format=weight_format, group_size=group_size)
-        self.up = QuantLinear(rank, out_features, bias=bias, weight_format=weight_format, group_size=group_size)
+        self.down = QuantLinear(in_features, rank, False, weight_format, group_size, sparsity)
+        self.up = QuantLinear(rank, out_features, bias, weight_format, group_size, sparsity)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(self.down(x))  # (..., in) -> (..., r) -> (..., out)
@@ -128,10 +286,9 @@ def make_linear(
     weight_format: str,
     group_size: int,
     rank: int | None,
+    sparsity: Sparsity = DENSE,
 ) -> nn.Module:
     """Build a dense QuantLinear, or a LowRankLinear when `rank` is given."""
     if rank is None:
-        return QuantLinear(in_features, out_features, bias=bias, weight_format=weight_format, group_size=group_size)
-    return LowRankLinear(
-        in_features, out_features, rank, bias=bias, weight_format=weight_format, group_size=group_size
-    )
+        return QuantLinear(in_features, out_features, bias, weight_format, group_size, sparsity)
+    return LowRankLinear(in_features, out_features, rank, bias, weight_format, group_size, sparsity)

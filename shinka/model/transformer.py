@@ -8,9 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shinka.model.arch import ArchConfig, LayerConfig, low_rank
+from shinka.model.arch import ArchConfig, LayerConfig, Projection, embedding_projection, layer_projections
 from shinka.model.kv_cache import KVCache, quantize_kv
-from shinka.model.quant import QuantLinear, fake_quantize, make_linear, quantize
+from shinka.model.quant import QuantLinear, WeightCompression, compress_weight, make_linear
+
+
+def _build(projection: Projection) -> nn.Module:
+    return make_linear(
+        projection.in_features,
+        projection.out_features,
+        bias=projection.bias,
+        weight_format=projection.weight_format,
+        group_size=projection.group_size,
+        rank=projection.rank,
+        sparsity=projection.sparsity,
+    )
 
 
 def _norm(arch: ArchConfig) -> nn.Module:
@@ -49,16 +61,11 @@ class Attention(nn.Module):
         self.n_head, self.n_kv_head, self.head_dim = layer.n_head, layer.n_kv_head, layer.head_dim
         self.rope = arch.positions == "rope"
         self.kv_bits = arch.kv_bits
-        d, q_out, kv_out = arch.d_model, layer.n_head * layer.head_dim, layer.n_kv_head * layer.head_dim
-        fmt, ratio, group = layer.weight_format_attention, layer.rank_ratio_attention, arch.group_size
-
-        def projection(i: int, o: int, bias: bool) -> nn.Module:
-            return make_linear(i, o, bias=bias, weight_format=fmt, group_size=group, rank=low_rank(i, o, ratio))
-
-        self.q_proj = projection(d, q_out, arch.qkv_bias)
-        self.k_proj = projection(d, kv_out, arch.qkv_bias)
-        self.v_proj = projection(d, kv_out, arch.qkv_bias)
-        self.o_proj = projection(q_out, d, arch.bias)
+        projections = {p.name: p for p in layer_projections(arch, layer)}
+        self.q_proj = _build(projections["q_proj"])
+        self.k_proj = _build(projections["k_proj"])
+        self.v_proj = _build(projections["v_proj"])
+        self.o_proj = _build(projections["o_proj"])
         self.mask = sliding_window_mask(arch.context_length, arch.kv_window, arch.kv_sinks) if arch.kv_window else None
 
     def forward(
@@ -99,16 +106,11 @@ class MLP(nn.Module):
     def __init__(self, arch: ArchConfig, layer: LayerConfig) -> None:
         super().__init__()
         self.swiglu = arch.mlp == "swiglu"
-        d, f = arch.d_model, layer.ffn_dim
-        fmt, ratio, group = layer.weight_format_mlp, layer.rank_ratio_mlp, arch.group_size
-
-        def projection(i: int, o: int) -> nn.Module:
-            return make_linear(i, o, bias=arch.bias, weight_format=fmt, group_size=group, rank=low_rank(i, o, ratio))
-
+        projections = {p.name: p for p in layer_projections(arch, layer)}
         if self.swiglu:
-            self.gate = projection(d, f)
-        self.up = projection(d, f)
-        self.down = projection(f, d)
+            self.gate = _build(projections["gate"])
+        self.up = _build(projections["up"])
+        self.down = _build(projections["down"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.swiglu:
@@ -141,9 +143,13 @@ class Transformer(nn.Module):
         self.position_embedding = nn.Embedding(arch.context_length, arch.d_model) if arch.positions == "learned" else None
         self.blocks = nn.ModuleList(Block(arch, layer) for layer in arch.layers)
         self.norm_final = _norm(arch)
+        embedding = embedding_projection(arch)
+        self.embedding_compression = WeightCompression(embedding.weight_format, embedding.group_size, embedding.sparsity)
         self.lm_head = None
         if not arch.tie_embeddings:
-            self.lm_head = QuantLinear(arch.d_model, arch.vocab_size, bias=False, weight_format=arch.weight_format_embedding)
+            self.lm_head = QuantLinear(
+                arch.d_model, arch.vocab_size, False, embedding.weight_format, embedding.group_size, embedding.sparsity
+            )
         self.embedding_frozen = False
         self.apply(self._init_weights)
 
@@ -160,7 +166,7 @@ class Transformer(nn.Module):
         weight = self.token_embedding.weight  # (vocab, d)
         if self.embedding_frozen:
             return weight
-        return fake_quantize(weight, self.arch.weight_format_embedding, self.arch.group_size)
+        return self.embedding_compression.apply(weight, self.training)
 
     def forward(
         self,
@@ -201,7 +207,8 @@ class Transformer(nn.Module):
                 module.freeze()
         if not self.embedding_frozen:
             weight = self.token_embedding.weight
-            weight.copy_(quantize(weight, self.arch.weight_format_embedding, self.arch.group_size))
+            compression = self.embedding_compression
+            weight.copy_(compress_weight(weight, compression.weight_format, compression.group_size, compression.sparsity))
             self.embedding_frozen = True
         return self
 

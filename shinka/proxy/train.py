@@ -29,6 +29,7 @@ class TrainSettings:
     warmup_share: float = 0.1  # share of steps with a linear warm-up
     validation_tokens: int = 16_384  # tokens scored for validation bits per byte
     seed: int = 0
+    time_limit_s: float | None = None  # wall-clock limit of training plus validation; None is no limit
 
 
 def _validation_windows(validation: np.ndarray, length: int, tokens: int) -> torch.Tensor:
@@ -57,8 +58,11 @@ def validation_loss(model: Transformer, validation: np.ndarray, settings: TrainS
 def train_proxy(arch: ArchConfig, train: np.ndarray, validation: np.ndarray, settings: TrainSettings) -> dict:
     """Train a fresh model of `arch` and return its state, validation loss and timings.
 
-    Raises TrainingDiverged on a NaN or infinite loss.
+    Raises TrainingDiverged on a NaN or infinite loss, and EvaluationTimeout
+    when `settings.time_limit_s` passes (checked after every step).
     """
+    from shinka.campaign.failures import EvaluationTimeout
+
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     model = Transformer(arch)
@@ -90,6 +94,8 @@ def train_proxy(arch: ArchConfig, train: np.ndarray, validation: np.ndarray, set
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
+        if settings.time_limit_s is not None and time.perf_counter() - started > settings.time_limit_s:
+            raise EvaluationTimeout(f"training passed the {settings.time_limit_s:g} s limit")
     train_seconds = time.perf_counter() - started
     val_loss = validation_loss(model, validation, settings)
     if not math.isfinite(val_loss):

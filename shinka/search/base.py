@@ -44,6 +44,13 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, genome: Genome, values: np.ndarray | None) -> None: ...
 
+    def tell_infeasible(self, genome: Genome) -> None:
+        """Learn that a proposed genome broke a hard constraint and was never evaluated.
+
+        The default treats it as a failed evaluation.
+        """
+        self.tell(genome, None)
+
     def _fresh_random(self, max_tries: int) -> Genome:
         """Return a valid genome never proposed before (or any valid one when the space is exhausted)."""
         genome = self.space.sample(self.rng)
@@ -54,12 +61,25 @@ class Strategy(ABC):
         return genome
 
 
+STRATEGIES = ("shinka", "nsga2", "optuna", "random")
+
+
 def make_strategy(settings: Any, space: SearchSpace, n_objectives: int, seed: int) -> Strategy:
-    """Build the strategy named by `settings.name` ("nsga2" or "random")."""
+    """Build the strategy named by `settings.name` (one of STRATEGIES) from a StrategyConfig."""
     if settings.name == "random":
         from shinka.search.random_search import RandomSearch
 
         return RandomSearch(space, n_objectives, seed, max_retries=settings.max_retries)
+    if settings.name == "shinka":
+        from shinka.search.shinka_evolve import ShinkaEvolve
+
+        return ShinkaEvolve(space, n_objectives, seed, settings.shinka)
+    if settings.name == "optuna":
+        from shinka.search.optuna_strategy import OptunaStrategy
+
+        return OptunaStrategy(space, n_objectives, seed, settings.optuna)
+    if settings.name != "nsga2":
+        raise ValueError(f"unknown strategy '{settings.name}'; allowed: {', '.join(STRATEGIES)}")
     from shinka.search.nsga2 import NSGA2
 
     return NSGA2(

@@ -1,11 +1,14 @@
 """Gene types: the named, typed coordinates of a search space.
 
 A gene knows its domain: how to sample a value, test membership, step to a
-neighbouring value, and measure a normalized distance between two values.
+neighbouring value, and measure a normalized distance between two values. A
+per-layer gene holds a list with one element per layer, each element drawn from
+an element gene, so generic strategies handle it like any other gene.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -160,6 +163,46 @@ class FloatGene(Gene):
         return f"real in [{self.low}, {self.high}]{scale}"
 
 
+@dataclass(frozen=True)
+class PerLayerGene(Gene):
+    """A list of `length` values, one per layer, each from the `element` gene's domain.
+
+    In a transformer space `length` is the largest n_layer the space allows;
+    the elements past a genome's n_layer are inactive and ignored by the model
+    (SearchSpace.canonical resets them). Values are lists, so genomes stay
+    JSON-serializable and their ids stable.
+    """
+
+    element: Gene = None  # type: ignore[assignment]
+    length: int = 1
+
+    def sample(self, rng: random.Random) -> list[Any]:
+        return [self.element.sample(rng) for _ in range(self.length)]
+
+    def contains(self, value: Any) -> bool:
+        if not isinstance(value, (list, tuple)) or len(value) != self.length:
+            return False
+        return all(self.element.contains(item) for item in value)
+
+    def neighbour(self, value: Any, rng: random.Random) -> list[Any]:
+        """Return `value` with one random layer's element moved to a neighbouring value."""
+        result = list(value)
+        layer = rng.randrange(self.length)
+        result[layer] = self.element.neighbour(result[layer], rng)
+        return result
+
+    def distance(self, a: Any, b: Any) -> float:
+        """Return the mean element distance over all layers, in [0, 1]."""
+        return sum(self.element.distance(x, y) for x, y in zip(a, b)) / self.length
+
+    def cardinality(self) -> int | None:
+        size = self.element.cardinality()
+        return None if size is None else size**self.length
+
+    def describe(self) -> str:
+        return f"per layer ({self.length}): {self.element.describe()}"
+
+
 def _same_value(a: Any, b: Any) -> bool:
     # YAML gives 1 and 1.0 as different types; bool is an int subclass in Python.
     if isinstance(a, bool) or isinstance(b, bool):
@@ -167,12 +210,14 @@ def _same_value(a: Any, b: Any) -> bool:
     return a == b
 
 
-def gene_from_spec(name: str, spec: Any, *, file: str | None = None) -> Gene:
+def gene_from_spec(name: str, spec: Any, *, file: str | None = None, layers: int | None = None) -> Gene:
     """Build a gene from its YAML form.
 
     Accepted forms: a list of choices; `{choices: [...]}`;
     `{type: int, low: L, high: H, step: S, log: false}`;
-    `{type: float, low: L, high: H, log: false}`.
+    `{type: float, low: L, high: H, log: false}`. Any mapping form may add
+    `per_layer: true` for one value per layer: the list length is `length:` when
+    given, else `layers` (the space's largest layer count).
     """
     field = f"genes.{name}"
     if isinstance(spec, list):
@@ -185,7 +230,14 @@ def gene_from_spec(name: str, spec: Any, *, file: str | None = None) -> Gene:
             value=spec,
             allowed="a list of choices or a mapping with 'choices' or 'type: int|float, low, high'",
         )
-    known = {"type", "choices", "low", "high", "step", "log", "description"}
+    if spec.get("per_layer", False) is not False:
+        return _per_layer_gene(name, spec, file=file, layers=layers)
+    if "length" in spec:
+        raise UserError(
+            "'length' needs 'per_layer: true'", file=file, field=f"{field}.length",
+            value=spec["length"], allowed="per_layer: true together with length",
+        )
+    known = {"type", "choices", "low", "high", "step", "log", "description", "per_layer"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise UserError(
@@ -253,8 +305,33 @@ def gene_from_spec(name: str, spec: Any, *, file: str | None = None) -> Gene:
     )
 
 
+def _per_layer_gene(name: str, spec: dict, *, file: str | None, layers: int | None) -> PerLayerGene:
+    field = f"genes.{name}"
+    if spec["per_layer"] is not True:
+        raise UserError(
+            "invalid per_layer flag", file=file, field=f"{field}.per_layer",
+            value=spec["per_layer"], allowed="true or false",
+        )
+    length = spec.get("length", layers)
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise UserError(
+            "a per-layer gene needs a layer count", file=file, field=f"{field}.length",
+            value=length, allowed="an integer >= 1 (a transformer space derives it from n_layer)",
+        )
+    element_spec = {key: value for key, value in spec.items() if key not in ("per_layer", "length")}
+    element = gene_from_spec(name, element_spec, file=file)
+    return PerLayerGene(name=name, element=element, length=length)
+
+
+def element_gene(gene: Gene) -> Gene:
+    """Return the gene one layer's value is drawn from: the element of a per-layer gene, else itself."""
+    return gene.element if isinstance(gene, PerLayerGene) else gene
+
+
 def all_values(gene: Gene) -> Sequence[Any]:
-    """List every value of a discrete gene, in order."""
+    """List every value of a discrete gene, in order (lists of every combination for a per-layer gene)."""
+    if isinstance(gene, PerLayerGene):
+        return [list(combination) for combination in itertools.product(all_values(gene.element), repeat=gene.length)]
     if isinstance(gene, CategoricalGene):
         return list(gene.choices)
     if isinstance(gene, IntGene):

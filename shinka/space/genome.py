@@ -12,13 +12,17 @@ class Genome(Mapping[str, Any]):
 
     Its `id` (12 hex digits of a SHA-1 over the canonical JSON) is the candidate
     id used in the journal, MLflow and exports: two genomes with equal values
-    have the same id on every machine and in every run.
+    have the same id on every machine and in every run. Per-layer values are
+    stored as lists (tuples are converted), copied from the input mapping.
     """
 
     __slots__ = ("_values", "_id")
 
     def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = dict(sorted(values.items()))
+        self._values = {
+            name: list(value) if isinstance(value, (list, tuple)) else value
+            for name, value in sorted(values.items())
+        }
         canonical = json.dumps(self._values, sort_keys=True, separators=(",", ":"))
         self._id = hashlib.sha1(canonical.encode()).hexdigest()[:12]
 

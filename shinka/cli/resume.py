@@ -1,0 +1,37 @@
+"""`shinka resume CAMPAIGN_DIR`: continue a stopped or killed campaign."""
+
+from __future__ import annotations
+
+import argparse
+
+from shinka.cli.output import print_front
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "resume",
+        help="continue a campaign from its folder (after Ctrl-C, a crash or SIGKILL)",
+        description=(
+            "Continue a campaign: finished evaluations are kept from the journal, candidates that were "
+            "in flight are evaluated again, and MLflow gets any child run it is missing."
+        ),
+    )
+    parser.add_argument("campaign_dir", help="campaign folder written by `shinka run`")
+    parser.add_argument(
+        "--ray-address", default=None,
+        help="join an existing Ray cluster at HOST:PORT instead of starting embedded Ray (default: RAY_ADDRESS or embedded)",
+    )
+    parser.set_defaults(handler=_resume)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from shinka.campaign.runner import resume_campaign
+
+    result = resume_campaign(args.campaign_dir, ray_address=args.ray_address)
+    print_front(result.front, result.objectives)
+    failed = sum(1 for r in result.records if r["status"] != "ok")
+    print(f"\n{len(result.records)} candidates in the journal ({failed} failed). Campaign folder: {result.campaign_dir}")
+    if result.interrupted:
+        print(f"Interrupted. Continue with: shinka resume {result.campaign_dir}")
+        return 130
+    return 0
