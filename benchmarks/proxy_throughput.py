@@ -10,20 +10,20 @@ gradient clipping, AdamW) of:
 Training FLOPs per step are 3x the forward FLOPs of the cost model (matmul,
 attention and output head; backward costs about twice the forward pass).
 Model FLOPs utilization (MFU) divides the achieved FLOP/s by the fp32 matmul
-FLOP/s of a square matmul measured in the same run. Step times are medians.
+FLOP/s of a square matmul measured in the same run. The models of one size
+are stepped round-robin, one step each per round, so that load from other
+processes slows them alike; step times are medians over the rounds.
 
-Run: .venv/bin/python benchmarks/proxy_throughput.py [--steps N] [--threads T]
+Run: .venv/bin/python benchmarks/proxy_throughput.py [--rounds N] [--threads T]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import platform
 import statistics
 import time
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -97,36 +97,32 @@ class ReferenceModel(nn.Module):
         return logits, F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
 
 
-def matmul_flops_per_second(size: int = 1024, repeats: int = 20) -> float:
-    """Return the median fp32 FLOP/s of a (size x size) @ (size x size) matmul."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - started)
-    return 2 * size**3 / statistics.median(times)
+def matmul_seconds(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Return the seconds of one a @ b."""
+    started = time.perf_counter()
+    a @ b
+    return time.perf_counter() - started
 
 
-def step_seconds(model: nn.Module, steps: int, warmup: int = 3) -> float:
-    """Return the median seconds of one training step on random tokens."""
-    generator = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    model.train()
-    times = []
-    for step in range(warmup + steps):
-        batch = torch.randint(0, VOCAB, (BATCH, CONTEXT + 1), generator=generator)
+class Trainer:
+    """One model with its optimizer and data, stepped one timed training step at a time."""
+
+    def __init__(self, model: nn.Module, seed: int = 0) -> None:
+        self.model = model.train()
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.times: list[float] = []
+
+    def step(self, record: bool) -> None:
+        batch = torch.randint(0, VOCAB, (BATCH, CONTEXT + 1), generator=self.generator)  # (B, T + 1)
         started = time.perf_counter()
-        _, loss = model(batch[:, :-1], batch[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
+        _, loss = self.model(batch[:, :-1], batch[:, 1:])
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if step >= warmup:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        if record:
+            self.times.append(time.perf_counter() - started)
 
 
 def training_flops_per_step(arch: ArchConfig) -> float:
@@ -143,37 +139,50 @@ def _row(label: str, seconds: float, flops: float, peak: float, reference: float
     )
 
 
+def run_size(size: dict, rounds: int, warmup: int) -> None:
+    """Time every model of one size in interleaved rounds and print the table of medians."""
+    values = {**size, "vocab_size": VOCAB, "context_length": CONTEXT}
+    torch.manual_seed(0)
+    trainers = {"reference nn.Linear loop": Trainer(ReferenceModel(size["d_model"], size["n_layer"], size["n_head"]))}
+    flops = {"reference nn.Linear loop": training_flops_per_step(arch_from_values(values))}
+    for label, genes in VARIANTS.items():
+        arch = arch_from_values({**values, **genes})
+        trainers[label] = Trainer(Transformer(arch))
+        flops[label] = training_flops_per_step(arch)  # low rank lowers the real FLOPs; MFU uses each model's own
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul: list[float] = []
+    # Round-robin over the models, so load from other processes hits all of them alike.
+    for round_index in range(warmup + rounds):
+        record = round_index >= warmup
+        matmul.append(matmul_seconds(a, b))
+        for trainer in trainers.values():
+            trainer.step(record)
+    peak = 2 * 1024**3 / statistics.median(matmul[warmup:])
+    print(f"\n### d_model {size['d_model']}, {size['n_layer']} layers, {size['n_head']} heads")
+    print(f"fp32 matmul 1024x1024x1024: {peak / 1e9:.1f} GFLOP/s (median of {rounds}, interleaved with the steps)")
+    print(f"training FLOPs per step (3x forward, uncompressed): {flops['reference nn.Linear loop'] / 1e9:.2f} GFLOP")
+    print("| model | step ms | tokens/s | GFLOP/s | MFU | vs reference | vs shinka fp16 |")
+    print("|---|---|---|---|---|---|---|")
+    reference = statistics.median(trainers["reference nn.Linear loop"].times)
+    base = statistics.median(trainers["shinka fp16 (uncompressed)"].times)
+    for label, trainer in trainers.items():
+        print(_row(label, statistics.median(trainer.times), flops[label], peak, reference, base))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="timed training steps per model (default 10)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--rounds", type=int, default=10, help="timed training steps per model (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model first (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch threads (default 1, as one proxy-training worker of a campaign uses)",
+    )
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    peak = matmul_flops_per_second()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"fp32 matmul 1024x1024x1024: {peak / 1e9:.1f} GFLOP/s (median of 20)")
-    print(f"batch {BATCH} x context {CONTEXT} = {BATCH * CONTEXT} tokens per step, {args.steps} timed steps")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"batch {BATCH} x context {CONTEXT} = {BATCH * CONTEXT} tokens per step, {args.rounds} timed rounds")
     for size in SIZES:
-        values = {**size, "vocab_size": VOCAB, "context_length": CONTEXT}
-        arch = arch_from_values(values)
-        flops = training_flops_per_step(arch)
-        print(f"\n### d_model {size['d_model']}, {size['n_layer']} layers, {size['n_head']} heads")
-        print(f"training FLOPs per step (3x forward): {flops / 1e9:.2f} GFLOP")
-        print("| model | step ms | tokens/s | GFLOP/s | MFU | vs reference | vs shinka fp16 |")
-        print("|---|---|---|---|---|---|---|")
-        reference = step_seconds(ReferenceModel(size["d_model"], size["n_layer"], size["n_head"]), args.steps)
-        print(_row("reference nn.Linear loop", reference, flops, peak, reference, reference))
-        base = math.nan
-        for label, genes in VARIANTS.items():
-            variant = arch_from_values({**values, **genes})
-            build: Callable[[], nn.Module] = lambda variant=variant: Transformer(variant)
-            seconds = step_seconds(build(), args.steps)
-            if math.isnan(base):
-                base = seconds
-            # Low rank lowers the real FLOPs; MFU uses the variant's own count.
-            print(_row(label, seconds, training_flops_per_step(variant), peak, reference, base))
+        run_size(size, args.rounds, args.warmup)
 
 
 if __name__ == "__main__":

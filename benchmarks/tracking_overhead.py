@@ -5,9 +5,9 @@ successful candidate, sends tags to the child runs whose rank or front
 membership changed, and logs the step metrics to the parent run
 (`shinka.campaign.tracking.log_step`). This script replays a synthetic
 campaign of N candidates with 3 random objectives (seeded) into a fresh
-SQLite store and times, at a few journal sizes, one `log_step` and its parts:
-the rank computation alone and the number of child runs updated. Child runs
-are created first (one per candidate), as the campaign does.
+SQLite store. At a few journal sizes it times one `log_step`, times the rank
+computation alone and counts the child runs updated. Child runs are created
+first (one per candidate), as the campaign does.
 
     .venv/bin/python benchmarks/tracking_overhead.py [--sizes 100 300 1000]
 """
@@ -74,7 +74,7 @@ def main() -> None:
                              metrics={o: -0.01 * (repeat + 1) if i == repeat % 3 else 0.5 for i, o in enumerate(OBJECTIVES)})
                 tracker.log_candidate(extra["candidate_id"], {}, extra["metrics"], {"status": "ok"}, step=size)
                 journal = journal + [extra]
-                before = dict(tracker._child_tags)
+                before = {cid: dict(tags) for cid, tags in tracker._child_tags.items()}
                 started = time.perf_counter()
                 log_step(tracker, journal, OBJECTIVES, step=len(journal))
                 step_times.append(time.perf_counter() - started)

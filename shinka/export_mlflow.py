@@ -46,6 +46,7 @@ def _flavor_arguments(model: Any) -> dict[str, Any]:
         "signature": _signature(model.arch.vocab_size),
         # torch.export fixes any axis whose example size is 1, so the example has 2 sequences of 2+ tokens.
         "input_example": np.zeros((2, max(2, min(16, context))), dtype=np.int64),
+        # NOTE: tested with MLflow 3.17.2, whose pytorch flavor takes serialization_format; older 3.x may not.
         "serialization_format": "pt2",
         # Stating the requirements skips MLflow's inference, which loads the model in a subprocess.
         "pip_requirements": [f"torch=={torch.__version__.split('+')[0]}", "numpy"],
@@ -122,7 +123,8 @@ def log_front_models(tracker: Any, front_ids: list[str], campaign_dir: str | Pat
 
     Nothing is logged when `limit` is 0 or the front has more than `limit`
     members, because each model takes seconds to log. A run that already has a
-    model (a resumed campaign) is skipped.
+    model (a resumed campaign) is skipped. A model that fails to log is
+    reported and skipped, so the finished campaign still ends normally.
     """
     from shinka.export import load_model
 
@@ -137,8 +139,13 @@ def log_front_models(tracker: Any, front_ids: list[str], campaign_dir: str | Pat
         run_id = tracker.child_runs.get(candidate)
         if run_id is None or logged_model_uri(tracker.client, tracker.experiment_id, run_id) is not None:
             continue
-        model, _ = load_model(Path(campaign_dir) / "candidates" / candidate)
-        log_mlflow_model(tracker.uri, run_id, model.freeze())
+        try:
+            model, _ = load_model(Path(campaign_dir) / "candidates" / candidate)
+            log_mlflow_model(tracker.uri, run_id, model.freeze())
+        except Exception as error:  # noqa: BLE001 - torch.export or the store can fail on one model
+            logger.warning("model of candidate %s not logged to MLflow run %s: %s: %s",
+                           candidate, run_id, type(error).__name__, error)
+            continue
         logged += 1
     logger.info("logged %d front models to MLflow", logged)
     return logged

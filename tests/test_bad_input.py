@@ -127,3 +127,23 @@ def test_corpus_glob_matches_nothing(tmp_path):
     campaign = write_campaign(tmp_path, proxy={"corpus": ["texts/*.md"]})
     completed = run_cli("run", str(campaign), cwd=tmp_path)
     assert_user_error(completed, "proxy.corpus", "texts/*.md")
+
+
+def test_unreachable_ray_address(tmp_path):
+    campaign = write_campaign(tmp_path)
+    completed = run_cli("run", str(campaign), "--ray-address", "127.0.0.1:9", cwd=tmp_path)
+    assert_user_error(completed, "ray.address", "127.0.0.1:9", "cannot reach")
+    assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_unreachable_tracking_server(tmp_path):
+    campaign = write_campaign(tmp_path, tracking={"uri": "http://127.0.0.1:9"})
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, "tracking.uri", "http://127.0.0.1:9")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_not_a_campaign(tmp_path):
+    completed = run_cli("resume", str(tmp_path), cwd=tmp_path)
+    assert_user_error(completed, str(tmp_path), "campaign.json")

@@ -89,18 +89,18 @@ def test_genome_yaml_round_trip(tmp_path):
 
 
 def test_constraint_checked_per_active_layer(tmp_path):
-    space = load_search_space(write(tmp_path, SPACE))
+    text = SPACE.replace("n_kv_head: {choices: [1, 2], per_layer: true}", "n_kv_head: {choices: [1, 2, 4], per_layer: true}")
+    space = load_search_space(write(tmp_path, text))
     base = {"n_layer": 2, "d_model": 32, "n_head": [2, 4, 2], "n_kv_head": [2, 1, 2], "ffn_mult": [1.0, 1.0, 1.0]}
     assert space.is_valid(base)
-    broken = {**base, "n_kv_head": [2, 1, 4]}
-    assert not space.genes["n_kv_head"].contains(broken["n_kv_head"])
-    inactive_break = {**base, "n_head": [2, 4, 2], "n_kv_head": [2, 1, 1]}
-    assert space.is_valid(inactive_break)
-    active_break = {**base, "n_layer": 3, "n_head": [2, 4, 2], "n_kv_head": [2, 2, 2]}
+    active_break = {**base, "n_kv_head": [2, 4, 2]}  # layer 1: 4 % 4 holds
     assert space.is_valid(active_break)
-    # 2 % 4 fails only on a layer whose head count is 2 with 4 KV heads; use n_head 2, n_kv 2 vs 4 via d_model rule instead.
-    odd = {**base, "d_model": 48, "n_head": [2, 4, 2]}
-    assert space.is_valid(odd)
+    broken = {**base, "n_kv_head": [4, 1, 2]}  # layer 0: 2 % 4 fails
+    assert not space.is_valid(broken)
+    inactive = {**base, "n_kv_head": [2, 1, 4]}  # layer 2 is past n_layer = 2
+    assert space.is_valid(inactive)
+    active = {**inactive, "n_layer": 3}
+    assert not space.is_valid(active)
 
 
 def test_per_layer_rule_names_layer(tmp_path):

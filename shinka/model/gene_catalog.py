@@ -228,7 +228,7 @@ def _check_value(space: SearchSpace, name: str, value: Any, where: str, line: in
     test, allowed = DOMAINS[name]
     if not test(value):
         raise UserError(
-            f"{where} value cannot build a model", file=space.source, line=line,
+            f"{'gene' if where == 'genes' else 'fixed'} value cannot build a model", file=space.source, line=line,
             field=f"{where}.{name}", value=value, allowed=allowed,
         )
 

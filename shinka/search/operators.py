@@ -39,6 +39,8 @@ COMPRESSION_GENES: dict[str, str] = {
 
 LAYER_OPERATORS = ("layer_insert", "layer_delete", "layer_duplicate")
 OPERATORS = ("resample", "step", "compress") + LAYER_OPERATORS
+# Arms the controller handles itself because they need the archive.
+ARCHIVE_OPERATORS = ("gene_pool",)
 
 Operator = Callable[[Genome, SearchSpace, random.Random], "Genome | None"]
 

@@ -37,7 +37,7 @@ from shinka.search.novelty import rejection_reason
 from shinka.search.operators import apply_operator, available_operators
 from shinka.search.selection import select_parent
 from shinka.search.settings import ShinkaSettings
-from shinka.search.variation import uniform_crossover
+from shinka.search.variation import gene_pool_recombination, uniform_crossover
 from shinka.space.genome import Genome
 from shinka.space.search_space import SearchSpace
 
@@ -59,7 +59,9 @@ class ShinkaEvolve(Strategy):
         self.settings = settings or ShinkaSettings()
         s = self.settings
         self.islands = [Island(index, s.archive_size) for index in range(s.islands)]
-        self.operators = available_operators(space, s.operators) or ["resample"]
+        self.operators = available_operators(space, [o for o in s.operators if o != "gene_pool"]) or ["resample"]
+        if "gene_pool" in s.operators:
+            self.operators.append("gene_pool")
         self.bandit = make_bandit(s.bandit, self.operators, self.rng, s.bandit_exploration)
         self.asked = 0
         self.evaluated = 0
@@ -110,7 +112,11 @@ class ShinkaEvolve(Strategy):
                     child = uniform_crossover(child, partner, self.rng)
                     parents.append(partner.id)
             operator = self.bandit.choose()
-            mutated = apply_operator(operator, child, self.space, self.rng)
+            if operator == "gene_pool":
+                pool = self._global_front()
+                mutated = gene_pool_recombination(pool, self.rng) if len(pool) > 1 else None
+            else:
+                mutated = apply_operator(operator, child, self.space, self.rng)
             if mutated is None:
                 self.rejections["not_applicable"] += 1
                 continue
@@ -132,11 +138,14 @@ class ShinkaEvolve(Strategy):
         if self.settings.inspiration == "top_k":
             top = island.top(self.settings.top_k)
             return self.rng.choice(top).genome if top else None
-        if not self.all_values:
-            return None
-        mask = pareto.non_dominated_mask(np.stack(self.all_values))
-        front = [genome for genome, on_front in zip(self.all_genomes, mask) if on_front]
+        front = self._global_front()
         return self.rng.choice(front) if front else None
+
+    def _global_front(self) -> list[Genome]:
+        if not self.all_values:
+            return []
+        mask = pareto.non_dominated_mask(np.stack(self.all_values))
+        return [genome for genome, on_front in zip(self.all_genomes, mask) if on_front]
 
     # -- tell -----------------------------------------------------------------
 

@@ -63,13 +63,14 @@ class SpaceAnalysis:
         label = self.failure.most_common(1)[0][0]
         rule = self.rules[label]
         named = [name for name in sorted(rule.names) if name in space.genes]
-        field_name = rule.field or (f"genes.{named[0]}" if named else "fixed")
+        fixed_names = ", ".join(f"fixed.{name}" for name in sorted(rule.names) if name in space.fixed)
+        field_name = rule.field or (f"genes.{named[0]}" if named else fixed_names or "fixed")
         domains = {name: list(all_values(element_gene(space.genes[name]))) for name in named}
         fixed = {name: space.fixed[name] for name in sorted(rule.names) if name in space.fixed}
         return UserError(
             f"no genome satisfies {rule.label}", file=space.source, field=field_name,
             value={**domains, **fixed} or None,
-            allowed="gene values for which it holds; widen the genes it names or change it",
+            allowed="values for which it holds; widen the genes it names, or change it or the fixed values",
         )
 
     def dead_value_error(self) -> UserError | None:
