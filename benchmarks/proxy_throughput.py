@@ -12,7 +12,7 @@ attention and output head; backward costs about twice the forward pass).
 Model FLOPs utilization (MFU) divides the achieved FLOP/s by the fp32 matmul
 FLOP/s of a square matmul measured in the same run. The models of one size
 are stepped round-robin, one step each per round, so that load from other
-processes slows them alike; step times are medians over the rounds.
+processes slows them alike. Step times are medians over the rounds.
 
 Run: .venv/bin/python benchmarks/proxy_throughput.py [--rounds N] [--threads T]
 """

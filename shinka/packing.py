@@ -14,7 +14,7 @@ embedding) becomes these tensors:
 
 Biases, norm weights and learned positions are float16 under their parameter
 names. The sum of all tensor bytes equals shinka.cost.storage.weight_bytes of
-the model's architecture. The metadata key "shinka" holds JSON with the
+the model's architecture. The metadata key "shinka" contains JSON with the
 architecture and each matrix's shape and format, so `unpack_file` needs no
 other input and returns weights bitwise equal to the quantized ones.
 """
@@ -130,6 +130,7 @@ def _unpack_matrix(prefix: str, layout: dict, tensors: dict[str, torch.Tensor]) 
     else:
         unsigned = unpack_bits(raw.numpy(), WEIGHT_BITS[weight_format], kept)
         values = torch.from_numpy(unsigned - _CODE_OFFSET[weight_format]).to(torch.float32)
+
     if sparsity.kind == "n:m":
         slots = sparsity.kept_per_row(in_features)
         offsets = unpack_bits(tensors[f"{prefix}.indices"].numpy(), sparsity.index_bits(), kept)
@@ -143,15 +144,16 @@ def _unpack_matrix(prefix: str, layout: dict, tensors: dict[str, torch.Tensor]) 
         mask = torch.from_numpy(bits.astype(bool)).reshape(out_features, in_features)
     else:
         mask = None
+
     codes = torch.zeros(out_features, in_features, dtype=torch.float32)
     if mask is None:
         codes = values.reshape(out_features, in_features)
     else:
         codes[mask] = values
-    scales = tensors.get(f"{prefix}.scales")
     if weight_format == "fp16":
         return codes
-    scales = scales.to(torch.float32)
+
+    scales = tensors[f"{prefix}.scales"].to(torch.float32)
     if not layout["group"]:
         scales = scales.reshape(out_features, 1) if scales.numel() > 1 else scales.reshape(1, 1)
     return dequantize(QuantParts(codes=codes, scales=scales, mask=mask, group=layout["group"]))

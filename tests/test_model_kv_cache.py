@@ -1,4 +1,4 @@
-"""The KV cache in token-by-token generation holds the genome's bit width, window and sinks."""
+"""The KV cache in token-by-token generation keeps the genome's bit width, window and sinks."""
 
 from __future__ import annotations
 

@@ -93,8 +93,8 @@ def test_constraint_checked_per_active_layer(tmp_path):
     space = load_search_space(write(tmp_path, text))
     base = {"n_layer": 2, "d_model": 32, "n_head": [2, 4, 2], "n_kv_head": [2, 1, 2], "ffn_mult": [1.0, 1.0, 1.0]}
     assert space.is_valid(base)
-    active_break = {**base, "n_kv_head": [2, 4, 2]}  # layer 1: 4 % 4 holds
-    assert space.is_valid(active_break)
+    four_kv_heads = {**base, "n_kv_head": [2, 4, 2]}  # layer 1: 4 % 4 == 0
+    assert space.is_valid(four_kv_heads)
     broken = {**base, "n_kv_head": [4, 1, 2]}  # layer 0: 2 % 4 fails
     assert not space.is_valid(broken)
     inactive = {**base, "n_kv_head": [2, 1, 4]}  # layer 2 is past n_layer = 2

@@ -137,6 +137,8 @@ class Campaign:
         check_tracking_uri(self.tracking_uri)
         self.records: list[dict[str, Any]] = []
         self.state: ControllerState | None = None
+        # Driver seconds spent per phase (cost model, journal and checkpoint, strategy, MLflow).
+        self.timings = {"metrics": 0.0, "journal": 0.0, "controller": 0.0, "tracking": 0.0}
         # Set by tests to replace what runs inside the training task.
         self.train_function: Callable[..., dict[str, Any]] | None = None
         # Called after each evaluation with (done, budget, step metrics); the CLI draws its progress bar from it.
@@ -285,14 +287,19 @@ class Campaign:
         resubmit = list(state.in_flight.values())
         submitted: set[str] = set()
         started = time.perf_counter()
+        timings = self.timings
         while len(self.records) < budget:
             while not interrupt.requested and scheduler.can_submit():
                 if resubmit:
                     proposal = resubmit.pop(0)
                 elif len(self.records) + len(state.in_flight) < budget:
+                    t0 = time.perf_counter()
                     proposal = state.strategy.ask()
+                    t1 = time.perf_counter()
                     state.in_flight[proposal.genome.id] = proposal
                     save_checkpoint(campaign_dir, state)
+                    timings["controller"] += t1 - t0
+                    timings["journal"] += time.perf_counter() - t1
                 else:
                     break
                 arch = arch_from_values(self.space.values_of(proposal.genome))
@@ -302,15 +309,25 @@ class Campaign:
                 break
             evaluation = scheduler.wait()
             proposal = evaluation.key
+            t0 = time.perf_counter()
             record = self._record(proposal, evaluation)
+            t1 = time.perf_counter()
             self._save(record, evaluation.trained, campaign_dir)
             journal.append(record)
             self.records.append(record)
+            t2 = time.perf_counter()
             state.in_flight.pop(proposal.genome.id, None)
             state.strategy.tell(proposal.genome, self._objective_values(record))
             state.told.add(proposal.genome.id)
+            t3 = time.perf_counter()
             save_checkpoint(campaign_dir, state)
+            t4 = time.perf_counter()
             self._log_to_mlflow(tracker, record, len(self.records))
+            t5 = time.perf_counter()
+            timings["metrics"] += t1 - t0
+            timings["journal"] += (t2 - t1) + (t4 - t3)
+            timings["controller"] += t3 - t2
+            timings["tracking"] += t5 - t4
             self._log_line(record, len(self.records), budget, started)
 
     def _record(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any]:

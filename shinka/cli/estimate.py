@@ -34,6 +34,11 @@ def _estimate(args: argparse.Namespace) -> int:
         arch = _arch_of(document)
     except (ValueError, TypeError, KeyError) as error:
         raise UserError(f"invalid genome: {error}", file=args.genome_file) from None
+    if args.context is not None and args.context > arch.context_length:
+        raise UserError(
+            "--context exceeds the genome's context_length", field="--context", value=args.context,
+            allowed=f"an integer from 1 to {arch.context_length}",
+        )
     result = summarize(arch, args.batch, args.context)
     if args.profile:
         result.update(estimate(arch, load_named_profile(args.profile), args.batch, args.context))

@@ -21,13 +21,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--ray-address", default=None,
         help="join an existing Ray cluster at HOST:PORT instead of starting embedded Ray (default: RAY_ADDRESS or embedded)",
     )
+    parser.add_argument(
+        "--no-progress", action="store_true",
+        help="print one log line per evaluation instead of the progress bar (default: show the bar)",
+    )
     parser.set_defaults(handler=_resume)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from shinka.campaign.runner import resume_campaign
+    from shinka.campaign.runner import Campaign
+    from shinka.cli.progress import campaign_progress
 
-    result = resume_campaign(args.campaign_dir, ray_address=args.ray_address)
+    campaign = Campaign.reopen(args.campaign_dir, args.ray_address)
+    with campaign_progress(enabled=not args.no_progress, total=campaign.config.budget.evaluations) as progress:
+        campaign.progress = progress
+        result = campaign.run()
     print_front(result.front, result.objectives)
     failed = sum(1 for r in result.records if r["status"] != "ok")
     print(f"\n{len(result.records)} candidates in the journal ({failed} failed). Campaign folder: {result.campaign_dir}")

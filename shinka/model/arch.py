@@ -99,8 +99,8 @@ class ArchConfig:
 class Projection:
     """One weight matrix as built and stored: dense, or two factors when low rank.
 
-    Each factor has the projection's weight format, group size and sparsity;
-    the bias (out_features values) belongs to the second factor.
+    Each factor has the projection's weight format, group size and sparsity,
+    and the bias (out_features values) belongs to the second factor.
     """
 
     name: str
@@ -133,8 +133,8 @@ class Projection:
 def low_rank(in_features: int, out_features: int, rank_ratio: float) -> int | None:
     """Return the rank of a factorized projection, or None when it stays dense.
 
-    The rank is round(rank_ratio * min(in, out)), at least 1; a ratio of 1.0, or
-    a rank whose two factors would hold as many weights as the dense matrix,
+    The rank is round(rank_ratio * min(in, out)), at least 1. A ratio of 1.0, or
+    a rank whose two factors would contain as many weights as the dense matrix,
     keeps the projection dense.
     """
     if rank_ratio >= 1.0:
@@ -144,7 +144,7 @@ def low_rank(in_features: int, out_features: int, rank_ratio: float) -> int | No
 
 
 def fixed_rank(in_features: int, out_features: int, rank: int) -> int | None:
-    """Return `rank`, or None (dense) when its two factors would hold as many weights as the dense matrix.
+    """Return `rank`, or None (dense) when its two factors would contain as many weights as the dense matrix.
 
     That covers every rank at or above min(in, out).
     """
@@ -224,9 +224,9 @@ def _first_set(*values: Any) -> Any:
 def arch_from_values(values: Mapping[str, Any]) -> ArchConfig:
     """Build an ArchConfig from gene and fixed values (names as in DEFAULTS).
 
-    A per-layer name may hold a list; layer i reads element i, and elements past
-    n_layer are ignored. Raises ValueError for unknown names and values that
-    break a structural rule.
+    A per-layer name may hold a list: layer i reads element i, and elements past
+    n_layer are ignored. Raises ValueError for unknown names, values outside
+    their domain and values that break a structural rule.
     """
     unknown = sorted(set(values) - set(DEFAULTS))
     if unknown:

@@ -7,9 +7,10 @@ Storage format of one (out, in) weight matrix, as written by shinka.packing:
 
 - codes: the kept weights in row-major order, `WEIGHT_BITS` bits each, packed
   little-endian into bytes; ceil(kept * bits / 8) bytes. fp16 stores half floats.
-- scales: fp16, 2 bytes each. Ternary has one absmean scale per matrix; int8 and
-  int4 have one absmax scale per output channel, or per group of `group_size`
-  input channels when group_size divides `in` and is smaller than it; fp16 has none.
+- scales: fp16, 2 bytes each. Ternary has one absmean scale per matrix. int8
+  and int4 have one absmax scale per output channel, or one per group of
+  `group_size` input channels when group_size divides `in` and is smaller than
+  it. fp16 has none.
 - N:M sparsity: ceil(log2(M)) index bits per kept weight (its position inside
   its group of M input channels), packed like the codes. A row whose length is
   not a multiple of M ends in a shorter group that keeps min(N, length) weights.

@@ -102,7 +102,7 @@ _RATIO = (_optional(lambda v: _is_number(v) and 0 < v <= 1), "a number in (0, 1]
 _RANK = (lambda v: _is_int(v) and v >= 0, "0 (use the ratio) or an integer >= 1")
 _GROUP = (_optional(lambda v: _is_int(v) and v >= 0), "0 (per output channel) or an integer >= 1")
 
-# What each value must satisfy for the model to build: (test, allowed text).
+# Allowed values of each name, as (test, allowed text), for the model to build.
 DOMAINS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "vocab_size": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
     "context_length": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
@@ -199,11 +199,11 @@ def structural_violation(values: Mapping[str, Any]) -> str | None:
     """Return why these transformer values cannot build, or None when they can.
 
     Checks the rules any transformer space gets for free, on top of the
-    constraints its YAML declares: d_model divisible by n_head (unless head_dim
-    is set), an even head dimension with rotary positions, n_head divisible by
-    n_kv_head, the KV window within the context and the sinks within the
-    window. A list value gives one element per layer; each of the first n_layer
-    layers is checked.
+    constraints its YAML declares. The rules: d_model divisible by n_head
+    (unless head_dim is set), an even head dimension with rotary positions,
+    n_head divisible by n_kv_head, the KV window within the context, and the
+    sinks within the window. A list value gives one element per layer, and
+    each of the first n_layer layers is checked.
     """
     n_layer = _value(values, "n_layer")
     per_layer = set()

@@ -12,6 +12,7 @@ without such genes simply lacks the `compress` operator.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from shinka.space.genes import CategoricalGene, FloatGene, Gene, IntGene, all_values
@@ -29,6 +30,7 @@ COMPRESSION_GENES: dict[str, str] = {
     "weight_format_mlp": "formats",
     "weight_format_embedding": "formats",
     "kv_bits": "lower",
+    "n_kv_head": "lower",  # fewer key/value heads (grouped-query attention) shrink the KV cache
     "rank_ratio": "lower",
     "rank_ratio_attention": "lower",
     "rank_ratio_mlp": "lower",
@@ -38,18 +40,27 @@ COMPRESSION_GENES: dict[str, str] = {
 }
 
 LAYER_OPERATORS = ("layer_insert", "layer_delete", "layer_duplicate")
-OPERATORS = ("resample", "step", "compress") + LAYER_OPERATORS
-# Arms the controller handles itself because they need the archive.
-ARCHIVE_OPERATORS = ("gene_pool",)
+# Operators that read the search history (see ArchiveView).
+ARCHIVE_OPERATORS = ("front_resample", "gene_pool")
+OPERATORS = ("resample", "step", "compress") + LAYER_OPERATORS + ARCHIVE_OPERATORS
 
-Operator = Callable[[Genome, SearchSpace, random.Random], "Genome | None"]
+
+@dataclass
+class ArchiveView:
+    """What archive-informed operators read: the global non-dominated genomes and every evaluated genome."""
+
+    front: list[Genome] = field(default_factory=list)
+    evaluated: list[Genome] = field(default_factory=list)
+
+
+Operator = Callable[[Genome, SearchSpace, random.Random, ArchiveView], "Genome | None"]
 
 
 def _varying_genes(space: SearchSpace) -> list[str]:
     return [name for name, gene in space.genes.items() if gene.cardinality() != 1]
 
 
-def resample(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def resample(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Redraw one gene uniformly from its domain, to a different value when the domain allows."""
     names = _varying_genes(space)
     if not names:
@@ -64,7 +75,7 @@ def resample(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome |
     return genome.replace(**{name: value})
 
 
-def step(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def step(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Move one gene to a neighbouring value (adjacent choice, next integer step, or a small real step)."""
     names = [name for name in _varying_genes(space) if not isinstance(genome[name], list)]
     if not names:
@@ -102,7 +113,7 @@ def compression_genes(space: SearchSpace) -> list[str]:
     return [name for name in space.genes if name in COMPRESSION_GENES]
 
 
-def compress(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def compress(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Move one compression gene one value toward compression (fewer bits, lower rank, more sparsity)."""
     names = compression_genes(space)
     rng.shuffle(names)
@@ -181,19 +192,66 @@ def _change_layers(genome: Genome, space: SearchSpace, rng: random.Random, kind:
     return genome.replace(**changes)
 
 
-def layer_insert(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def layer_insert(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Add a layer: `n_layer` to its next value, and per-layer lists get a layer mixed from existing ones."""
     return _change_layers(genome, space, rng, "layer_insert")
 
 
-def layer_delete(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def layer_delete(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Remove a layer: `n_layer` to its previous value, and one random layer leaves every per-layer list."""
     return _change_layers(genome, space, rng, "layer_delete")
 
 
-def layer_duplicate(genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
+def layer_duplicate(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Copy a layer next to itself: `n_layer` to its next value, and per-layer lists repeat one layer."""
     return _change_layers(genome, space, rng, "layer_duplicate")
+
+
+def _value_key(value: Any) -> str:
+    return repr(value)
+
+
+def front_resample(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
+    """Redraw one discrete gene, favouring values more frequent on the front than among all evaluated genomes.
+
+    A value v other than the current one is drawn with weight l(v) / g(v),
+    where l and g are its Laplace-smoothed frequencies on the global front
+    and among every evaluated genome: the density ratio of TPE (Bergstra et
+    al. 2011), used here as a mutation. Needs at least two front members.
+    """
+    if archive is None or len(archive.front) < 2:
+        return None
+    names = [n for n in _varying_genes(space) if isinstance(space.genes[n], (CategoricalGene, IntGene))
+             and not isinstance(genome[n], list)]
+    if not names:
+        return None
+    name = rng.choice(names)
+    choices = [v for v in all_values(space.genes[name]) if _value_key(v) != _value_key(genome[name])]
+    if not choices:
+        return None
+    on_front: dict[str, int] = {}
+    overall: dict[str, int] = {}
+    for member in archive.front:
+        key = _value_key(member[name])
+        on_front[key] = on_front.get(key, 0) + 1
+    for member in archive.evaluated:
+        key = _value_key(member[name])
+        overall[key] = overall.get(key, 0) + 1
+    size = len(choices) + 1
+    weights = []
+    for value in choices:
+        key = _value_key(value)
+        good = (on_front.get(key, 0) + 1) / (len(archive.front) + size)
+        seen = (overall.get(key, 0) + 1) / (len(archive.evaluated) + size)
+        weights.append(good / seen)
+    return genome.replace(**{name: rng.choices(choices, weights=weights)[0]})
+
+
+def gene_pool(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
+    """Take each gene from an independently chosen front member (gene-pool recombination, Muehlenbein 1994)."""
+    if archive is None or len(archive.front) < 2:
+        return None
+    return Genome({name: rng.choice(archive.front)[name] for name in genome})
 
 
 _BY_NAME: dict[str, Operator] = {
@@ -203,6 +261,8 @@ _BY_NAME: dict[str, Operator] = {
     "layer_insert": layer_insert,
     "layer_delete": layer_delete,
     "layer_duplicate": layer_duplicate,
+    "front_resample": front_resample,
+    "gene_pool": gene_pool,
 }
 
 
@@ -221,6 +281,7 @@ def available_operators(space: SearchSpace, names: Sequence[str] = OPERATORS) ->
     return result
 
 
-def apply_operator(name: str, genome: Genome, space: SearchSpace, rng: random.Random) -> Genome | None:
-    """Apply the operator called `name`; None when it does not apply to this genome."""
-    return _BY_NAME[name](genome, space, rng)
+def apply_operator(name: str, genome: Genome, space: SearchSpace, rng: random.Random,
+                   archive: ArchiveView | None = None) -> Genome | None:
+    """Apply the operator called `name`; None when it does not apply to this genome (or lacks an archive)."""
+    return _BY_NAME[name](genome, space, rng, archive)

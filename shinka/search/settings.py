@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shinka.search.operators import ARCHIVE_OPERATORS, OPERATORS
+from shinka.search.operators import OPERATORS
 
 
 class ShinkaSettings(BaseModel):
@@ -36,7 +36,7 @@ class ShinkaSettings(BaseModel):
     )
     top_k: int = Field(5, ge=1, description="top_k inspiration: members of the island eligible")
     operators: list[str] = Field(
-        default_factory=lambda: list(OPERATORS + ARCHIVE_OPERATORS),
+        default_factory=lambda: list(OPERATORS),
         description="mutation operators the bandit chooses from (those whose genes the space lacks are dropped)",
     )
     bandit: Literal["ucb1", "thompson"] = Field("ucb1", description="operator selection bandit")
@@ -56,7 +56,7 @@ class ShinkaSettings(BaseModel):
     @field_validator("operators")
     @classmethod
     def _check_operators(cls, operators: list[str]) -> list[str]:
-        unknown = [name for name in operators if name not in OPERATORS + ARCHIVE_OPERATORS]
+        unknown = [name for name in operators if name not in OPERATORS]
         if unknown:
             raise ValueError(f"unknown mutation operator '{unknown[0]}'; allowed: {', '.join(OPERATORS)}")
         if not operators:

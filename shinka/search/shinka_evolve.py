@@ -34,10 +34,10 @@ from shinka.search.base import Proposal, Strategy
 from shinka.search.hypervolume import bounds_of, hypervolume_gain, normalized_hypervolume
 from shinka.search.islands import Island, Member, migrate
 from shinka.search.novelty import rejection_reason
-from shinka.search.operators import apply_operator, available_operators
+from shinka.search.operators import ArchiveView, apply_operator, available_operators
 from shinka.search.selection import select_parent
 from shinka.search.settings import ShinkaSettings
-from shinka.search.variation import gene_pool_recombination, uniform_crossover
+from shinka.search.variation import uniform_crossover
 from shinka.space.genome import Genome
 from shinka.space.search_space import SearchSpace
 
@@ -59,15 +59,14 @@ class ShinkaEvolve(Strategy):
         self.settings = settings or ShinkaSettings()
         s = self.settings
         self.islands = [Island(index, s.archive_size) for index in range(s.islands)]
-        self.operators = available_operators(space, [o for o in s.operators if o != "gene_pool"]) or ["resample"]
-        if "gene_pool" in s.operators:
-            self.operators.append("gene_pool")
+        self.operators = available_operators(space, s.operators) or ["resample"]
         self.bandit = make_bandit(s.bandit, self.operators, self.rng, s.bandit_exploration)
         self.asked = 0
         self.evaluated = 0
         self.pending: dict[str, _Pending] = {}
         self.all_values: list[np.ndarray] = []
         self.all_genomes: list[Genome] = []
+        self._front_cache: list[Genome] | None = None
         self.rejections = {"duplicate": 0, "too_close": 0, "invalid": 0, "not_applicable": 0}
         self.random_fallbacks = 0
         self.migrations = 0
@@ -112,11 +111,7 @@ class ShinkaEvolve(Strategy):
                     child = uniform_crossover(child, partner, self.rng)
                     parents.append(partner.id)
             operator = self.bandit.choose()
-            if operator == "gene_pool":
-                pool = self._global_front()
-                mutated = gene_pool_recombination(pool, self.rng) if len(pool) > 1 else None
-            else:
-                mutated = apply_operator(operator, child, self.space, self.rng)
+            mutated = apply_operator(operator, child, self.space, self.rng, self._archive_view())
             if mutated is None:
                 self.rejections["not_applicable"] += 1
                 continue
@@ -142,10 +137,15 @@ class ShinkaEvolve(Strategy):
         return self.rng.choice(front) if front else None
 
     def _global_front(self) -> list[Genome]:
-        if not self.all_values:
-            return []
-        mask = pareto.non_dominated_mask(np.stack(self.all_values))
-        return [genome for genome, on_front in zip(self.all_genomes, mask) if on_front]
+        if self._front_cache is None:
+            if not self.all_values:
+                return []
+            mask = pareto.non_dominated_mask(np.stack(self.all_values))
+            self._front_cache = [genome for genome, on_front in zip(self.all_genomes, mask) if on_front]
+        return self._front_cache
+
+    def _archive_view(self) -> ArchiveView:
+        return ArchiveView(front=self._global_front(), evaluated=self.all_genomes)
 
     # -- tell -----------------------------------------------------------------
 
@@ -166,6 +166,7 @@ class ShinkaEvolve(Strategy):
         self._reward(pending.operator, self._reward_value(island, point))
         self.all_values.append(point)
         self.all_genomes.append(genome)
+        self._front_cache = None
         island.add(Member(genome=genome, values=point))
         self._maybe_migrate()
 
@@ -184,6 +185,7 @@ class ShinkaEvolve(Strategy):
         else:
             archive = island.values() if len(island) else np.zeros((0, len(point)))
         gain = hypervolume_gain(archive, point, ideal, nadir)
+        self._last_gain = gain
         if self.settings.reward == "improvement":
             return 1.0 if gain > 1e-12 else 0.0
         before = normalized_hypervolume(archive, ideal, nadir) if len(archive) else 0.0

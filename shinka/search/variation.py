@@ -27,8 +27,3 @@ def mutate(genome: Genome, space: SearchSpace, probability: float, rng: random.R
         values[name] = gene.neighbour(values[name], rng) if rng.random() < 0.5 else gene.sample(rng)
     return Genome(values)
 
-
-def gene_pool_recombination(pool: list[Genome], rng: random.Random) -> Genome:
-    """Take each gene from an independently chosen member of `pool` (gene-pool recombination, Mühlenbein 1994)."""
-    names = list(pool[0])
-    return Genome({name: rng.choice(pool)[name] for name in names})

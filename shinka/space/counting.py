@@ -3,10 +3,11 @@
 Genes that no rule names vary freely, so they multiply the count by their
 cardinality. The other genes fall into groups linked by the rules that name
 them, and only each group's product is enumerated. Per-layer genes are counted
-one layer at a time: given the scalar genes, the rules of one layer depend only
-on that layer's elements, so a genome's count is the product over its active
-layers of the valid element combinations per layer, times the free inactive
-elements. The same pass records which gene values appear in some valid genome.
+one layer at a time. Given the scalar genes, the rules of one layer read only
+that layer's elements. So the count for one scalar assignment is the product,
+over the active layers, of the valid element combinations of each layer, times
+the free inactive elements. The same pass records which gene values appear in
+some valid genome.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class _Analyser:
         space = self.space
         indexed = [rule for rule in self.rules if rule.names & space.per_layer]
         scalar = [rule for rule in self.rules if not rule.names & space.per_layer]
+
         groups = _UnionFind()
         for name in self.scalar_genes:
             groups.find(name)
@@ -162,13 +164,16 @@ class _Analyser:
                 groups.union([_LAYERED] + [name for name in rule.names if name in self.scalar_genes])
             if self.layer_name in self.scalar_genes and self.per_layer_genes:
                 groups.union([_LAYERED, self.layer_name])
+
         members: dict[str, list[str]] = {}
         for name in self.scalar_genes + ([_LAYERED] if layered else []):
             members.setdefault(groups.find(name), []).append(name)
+
         for rule in scalar:
             if not rule.names & set(space.genes) and rule.check(dict(space.fixed)) is not None:
                 self.failure[rule.label] += 1
                 return 0, 0
+
         rule_group = {
             rule.label: groups.find(named[0])
             for rule in scalar
@@ -183,7 +188,7 @@ class _Analyser:
             else:
                 raw = canonical = self._count_group(names, rules)
             if raw == 0:
-                return 0, 0  # self.failure holds this group's rejections
+                return 0, 0  # self.failure contains this group's rejections
             genomes *= raw
             architectures *= canonical
         return genomes, architectures
@@ -253,6 +258,7 @@ class _Analyser:
         key = (tuple(repr(values.get(name)) for name in relevant), fixed_slice)
         if key in self.slice_memo:
             return self.slice_memo[key]
+
         base = layer_slice(values, self.space.per_layer, layer)
         count = 1
         live: list[dict[str, set[str]]] = []
@@ -261,6 +267,7 @@ class _Analyser:
                 self.failure[rule.label] += 1
                 self.slice_memo[key] = (0, [])
                 return 0, []
+
         for subset in subsets:
             rules = [rule for rule in indexed if rule.names & set(subset)]
             used: dict[str, set[str]] = {name: set() for name in subset}

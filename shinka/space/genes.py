@@ -2,8 +2,8 @@
 
 A gene knows its domain: how to sample a value, test membership, step to a
 neighbouring value, and measure a normalized distance between two values. A
-per-layer gene holds a list with one element per layer, each element drawn from
-an element gene, so generic strategies handle it like any other gene.
+per-layer gene contains a list with one element per layer, each element drawn
+from an element gene, so generic strategies handle it like any other gene.
 """
 
 from __future__ import annotations
@@ -167,10 +167,10 @@ class FloatGene(Gene):
 class PerLayerGene(Gene):
     """A list of `length` values, one per layer, each from the `element` gene's domain.
 
-    In a transformer space `length` is the largest n_layer the space allows;
-    the elements past a genome's n_layer are inactive and ignored by the model
-    (SearchSpace.canonical resets them). Values are lists, so genomes stay
-    JSON-serializable and their ids stable.
+    In a transformer space `length` is the largest n_layer the space allows.
+    The elements past a genome's n_layer are inactive, so the model ignores
+    them and SearchSpace.canonical resets them. Values are lists, so genomes
+    stay JSON-serializable and their ids stable.
     """
 
     element: Gene = None  # type: ignore[assignment]

@@ -3,7 +3,7 @@
 A rule reads a few named values and returns why they are invalid, or None. A
 rule that names a per-layer value (a per-layer gene, or a fixed list for a
 per-layer name) is checked once per active layer, with each per-layer name
-bound to that layer's element; any other rule is checked once.
+bound to that layer's element. Any other rule is checked once.
 """
 
 from __future__ import annotations

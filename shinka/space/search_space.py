@@ -20,6 +20,10 @@ KINDS = ("transformer", "generic")
 
 # Rejection sampling gives up after this many draws in a row that break a constraint.
 MAX_SAMPLE_TRIES = 10_000
+# Loading counts valid genomes exactly when no group of linked genes has more
+# combinations than this, which takes well under a second. Larger spaces fall
+# back to rejection sampling.
+LOAD_ENUMERATION_LIMIT = 100_000
 
 
 @dataclass
@@ -28,9 +32,9 @@ class SearchSpace:
 
     `kind` is "transformer" when genes are read as a decoder-only transformer
     (see shinka.model.gene_catalog for the gene names) or "generic" for any
-    objective. A valid genome assigns a value in its domain to every gene and
-    satisfies every constraint and every structural rule of its kind; fixed
-    values are merged in before they are checked. Rules that name a per-layer
+    objective. A valid genome assigns a value in its domain to every gene, and
+    satisfies every constraint and every structural rule of its kind. Fixed
+    values are merged in before the rules are checked. Rules that name a per-layer
     value are checked on each active layer (the first n_layer layers of a
     transformer, every element of a generic space).
     """
@@ -162,7 +166,7 @@ DomainChecker = Callable[[SearchSpace, LineDict], None]
 
 @dataclass(frozen=True)
 class KindSpec:
-    """What a space kind adds to the generic rules; registered by the module that knows the kind.
+    """The checks and rules a space kind adds, registered by the module that defines the kind.
 
     check_domains: raises a UserError for a gene or fixed value the kind cannot use.
     rules: structural rules every genome of the kind satisfies, on top of the YAML constraints.
@@ -245,6 +249,7 @@ def search_space_from_dict(data: Mapping[str, Any], *, source: str | None = None
             value=kind, allowed=", ".join(KINDS),
         )
     spec = kind_spec(kind)
+
     genes_spec = data.get("genes")
     if not isinstance(genes_spec, dict) or not genes_spec:
         raise UserError(
@@ -258,6 +263,7 @@ def search_space_from_dict(data: Mapping[str, Any], *, source: str | None = None
             "'fixed' must be a mapping", file=source, line=lines("fixed"), field="fixed",
             value=fixed, allowed="a mapping from name to value",
         )
+
     gene_lines = _lines(genes_spec)
     genes: dict[str, Gene] = {}
     try:
@@ -270,12 +276,14 @@ def search_space_from_dict(data: Mapping[str, Any], *, source: str | None = None
             error.message, file=source, line=error.line or gene_lines(name), field=error.field,
             value=error.value, allowed=error.allowed,
         ) from None
+
     overlap = sorted(set(fixed) & set(genes))
     if overlap:
         raise UserError(
             "a name is both a gene and fixed", file=source, field=f"fixed.{overlap[0]}",
             value=overlap[0], allowed="each name in either 'genes' or 'fixed'",
         )
+
     constraints_spec = data.get("constraints") or []
     if not isinstance(constraints_spec, list):
         raise UserError(
@@ -288,6 +296,7 @@ def search_space_from_dict(data: Mapping[str, Any], *, source: str | None = None
         parse_constraint(expr, known_names=known, file=source, field=f"constraints[{i}]")
         for i, expr in enumerate(constraints_spec)
     ]
+
     per_layer_genes = {name for name, gene in genes.items() if isinstance(gene, PerLayerGene)}
     lengths = {gene.length for gene in genes.values() if isinstance(gene, PerLayerGene)}
     per_layer_fixed = set()
@@ -306,6 +315,7 @@ def search_space_from_dict(data: Mapping[str, Any], *, source: str | None = None
         per_layer=frozenset(per_layer_genes | per_layer_fixed),
         layers=max(lengths) if lengths else (layers or 1),
     )
+
     if spec is not None:
         spec.check_domains(space, data if isinstance(data, LineDict) else LineDict(data))
     _check_has_valid_genome(space)
@@ -316,7 +326,7 @@ def _check_has_valid_genome(space: SearchSpace) -> None:
     """Raise a UserError naming the rule no genome satisfies, when the space has no valid genome."""
     from shinka.space.counting import analyse_space
 
-    analysis = analyse_space(space)
+    analysis = analyse_space(space, limit=LOAD_ENUMERATION_LIMIT)
     if analysis is None:
         space.sample(random.Random(0))  # continuous or too large to count: rejection sampling decides
         return
