@@ -76,7 +76,7 @@ def select_candidates(
     chosen = [candidates is not None, front, best_for is not None, top is not None]
     if sum(chosen) != 1:
         raise UserError("choose exactly one of --candidate, --front, --best-for, --top")
-    table = front_table(campaign.records, campaign.objectives)
+    table = front_table(campaign.records, campaign.objectives, campaign.maximize)
     if candidates is not None:
         by_id = {r["candidate_id"]: r for r in campaign.records}
         for candidate in candidates:
@@ -89,7 +89,7 @@ def select_candidates(
     if table.empty:
         raise UserError("the campaign has no successful candidate yet", file=campaign.path)
     if best_for is not None:
-        candidate = best_for_profile(campaign.records, campaign.objectives, best_for)
+        candidate = best_for_profile(campaign.records, campaign.objectives, best_for, campaign.maximize)
         return [(safe_name(candidate), candidate)]
     if front:
         ids = list(table[table["on_front"]]["candidate_id"])
@@ -118,6 +118,7 @@ def export_candidates(
     """
     formats = parse_formats(list(formats) if not isinstance(formats, str) else formats)
     campaign = load_campaign_folder(campaign_dir)
+    _check_has_models(campaign)
     selected = select_candidates(campaign, candidates=candidates, front=front, best_for=best_for, top=top)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,8 +142,18 @@ def export_candidates(
     return exported
 
 
+def _check_has_models(campaign: CampaignFolder) -> None:
+    function = campaign.config.get("objective_function")
+    if function:
+        raise UserError(
+            "this campaign scored an objective function, so its candidates have no model to export",
+            file=campaign.path / "config.yaml", field="objective_function", value=function,
+            allowed="a transformer campaign folder (use `shinka front --csv` for this one's results)",
+        )
+
+
 def _ranks(campaign: CampaignFolder) -> dict[str, int]:
-    table = front_table(campaign.records, campaign.objectives)
+    table = front_table(campaign.records, campaign.objectives, campaign.maximize)
     return dict(zip(table.get("candidate_id", []), table.get("pareto_rank", [])))
 
 
@@ -279,10 +290,11 @@ def register_best(campaign_dir: str | Path, name: str) -> list[Registration]:
     from shinka.export_mlflow import alias_for_profile, register_model
 
     campaign = load_campaign_folder(campaign_dir)
+    _check_has_models(campaign)
     store = _Store(campaign)
     registrations = []
     for profile in campaign.profiles:
-        candidate = best_for_profile(campaign.records, campaign.objectives, profile)
+        candidate = best_for_profile(campaign.records, campaign.objectives, profile, campaign.maximize)
         uri = store.model_uri(candidate)
         alias = alias_for_profile(profile)
         tags = {"candidate_id": candidate, "profile": profile, "campaign": campaign.name}

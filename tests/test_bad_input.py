@@ -147,3 +147,38 @@ def test_unreachable_tracking_server(tmp_path):
 def test_resume_not_a_campaign(tmp_path):
     completed = run_cli("resume", str(tmp_path), cwd=tmp_path)
     assert_user_error(completed, str(tmp_path), "campaign.json")
+
+
+def test_unparsable_constraint(tmp_path):
+    campaign = write_campaign(tmp_path, constraints=["memory_mb@raspberry-pi-5 below 4000"])
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, str(campaign), "field 'constraints'", "below 4000", "METRIC OP NUMBER")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_constraint_on_trained_metric(tmp_path):
+    campaign = write_campaign(tmp_path, constraints=["val_bpb <= 3"])
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, "field 'constraints'", "needs training", "params_total")
+
+
+def test_objective_function_not_importable(tmp_path):
+    campaign = write_campaign(
+        tmp_path, search_space=str(ROOT / "search_spaces" / "synthetic_generic.yaml"),
+        objective_function="no_such_module:evaluate", objectives=["f1", "f2"],
+    )
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, str(campaign), "field 'objective_function'", "no_such_module", "importable")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_maximize_unknown_objective(tmp_path):
+    campaign = write_campaign(tmp_path, maximize=["accuracy"])
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, "field 'maximize'", "'accuracy' is not an objective", "val_bpb")
+
+
+def test_generic_space_without_function(tmp_path):
+    campaign = write_campaign(tmp_path, search_space=str(ROOT / "search_spaces" / "synthetic_generic.yaml"))
+    completed = run_cli("run", str(campaign), cwd=tmp_path)
+    assert_user_error(completed, "field 'kind'", "'generic'", "objective_function")

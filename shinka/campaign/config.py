@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shinka.errors import UserError
+from shinka.search.feasibility import MetricConstraint, parse_metric_constraint
+from shinka.search.objectives import split_objective_entries
 from shinka.search.settings import OptunaSettings, ShinkaSettings
 from shinka.yamlio import LineDict, read_yaml_mapping
 
@@ -16,10 +18,21 @@ MODEL_METRICS = (
     "val_bpb", "val_loss", "params_total", "params_non_embedding", "weight_bytes", "weight_mb",
     "flops_per_token_prefill", "flops_per_token_decode", "kv_cache_bytes_per_token",
 )
+# Model metrics that need training, so a constraint cannot use them before it.
+TRAINED_METRICS = ("val_bpb", "val_loss")
 # Metrics a candidate reports per hardware profile, written `metric@profile`.
 PROFILE_METRICS = (
     "latency_ms_per_token_decode", "latency_ms_prefill", "energy_mj_per_token", "energy_mj_prefill", "memory_mb",
 )
+
+
+class _FieldError(ValueError):
+    """A ValueError raised by a whole-model check, naming the field it is about (e.g. 'objectives')."""
+
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
 
 
 class _Section(BaseModel):
@@ -96,7 +109,20 @@ class CampaignConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     seed: int = 0
     search_space: str
-    objectives: list[str] = Field(min_length=2, max_length=5)
+    objectives: list[str | dict[str, Any]] = Field(
+        min_length=2, max_length=5,
+        description="metrics to minimize: NAME, 'max:NAME' or {name: NAME, goal: maximize} to maximize one",
+    )
+    maximize: list[str] = Field(default_factory=list, description="objectives that are maximized (filled from 'max:' entries too)")
+    constraints: list[str] = Field(
+        default_factory=list,
+        description="hard constraints 'METRIC OP NUMBER' on cost-model metrics, checked before training; "
+        "a genome that breaks one is never trained",
+    )
+    objective_function: str | None = Field(
+        None, description="'module:function' that scores a genome's values; set for a campaign on any search space "
+        "(no proxy training, no hardware profiles)",
+    )
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
@@ -105,25 +131,67 @@ class CampaignConfig(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     output_dir: str = Field("runs", description="folder that receives the campaign folder (relative to the working folder)")
 
-    @field_validator("objectives")
+    @field_validator("objective_function")
     @classmethod
-    def _check_objectives(cls, objectives: list[str]) -> list[str]:
-        for objective in objectives:
-            metric, _, profile = objective.partition("@")
-            if profile:
-                if metric not in PROFILE_METRICS:
-                    raise ValueError(f"unknown profile metric '{metric}' in '{objective}'; allowed: {', '.join(PROFILE_METRICS)}")
-            elif metric not in MODEL_METRICS:
-                raise ValueError(
-                    f"unknown objective '{objective}'; allowed: {', '.join(MODEL_METRICS)}, "
-                    f"or METRIC@PROFILE with METRIC one of {', '.join(PROFILE_METRICS)}"
-                )
-        if len(set(objectives)) != len(objectives):
-            raise ValueError("objectives must be distinct")
-        return objectives
+    def _check_function(cls, spec: str | None) -> str | None:
+        if spec is not None:
+            module, _, function = spec.partition(":")
+            if not module or not function.isidentifier() or not all(part.isidentifier() for part in module.split(".")):
+                raise ValueError(f"invalid objective function '{spec}'; allowed: 'package.module:function'")
+        return spec
+
+    @model_validator(mode="after")
+    def _check_objectives(self) -> "CampaignConfig":
+        try:
+            names, maximize = split_objective_entries(self.objectives)
+        except ValueError as error:
+            raise _FieldError("objectives", str(error)) from None
+        if len(set(names)) != len(names):
+            raise _FieldError("objectives", "objectives must be distinct", names)
+        unknown = [name for name in self.maximize if name not in names]
+        if unknown:
+            raise _FieldError("maximize", f"'{unknown[0]}' is not an objective; allowed: {', '.join(names)}")
+        for objective in names:
+            if self.objective_function is None:
+                _check_metric(objective, "objectives", "objective")
+            elif "@" in objective:
+                raise _FieldError("objectives", "an objective function campaign has no hardware profiles; "
+                                  "objectives name keys of the function's result", objective)
+        self.objectives = names
+        self.maximize = [name for name in names if name in maximize or name in self.maximize]
+        if self.constraints and self.objective_function is not None:
+            raise _FieldError("constraints", "constraints need the cost model of a transformer campaign; "
+                              "write constraints between genes in the search space instead")
+        for text in self.constraints:
+            try:
+                constraint = parse_metric_constraint(text)
+            except ValueError as error:
+                raise _FieldError("constraints", str(error)) from None
+            _check_metric(constraint.metric, "constraints", "constraint")
+            if constraint.metric in TRAINED_METRICS:
+                allowed = ", ".join(m for m in MODEL_METRICS if m not in TRAINED_METRICS)
+                raise _FieldError("constraints", f"constraint '{constraint.text}' needs training; "
+                                  f"allowed: cost-model metrics ({allowed}) or METRIC@PROFILE")
+        return self
+
+    def metric_constraints(self) -> list[MetricConstraint]:
+        return [parse_metric_constraint(text) for text in self.constraints]
 
     def objective_profiles(self) -> list[str]:
-        return [o.partition("@")[2] for o in self.objectives if "@" in o]
+        metrics = list(self.objectives) + [c.metric for c in self.metric_constraints()]
+        return list(dict.fromkeys(m.partition("@")[2] for m in metrics if "@" in m))
+
+
+def _check_metric(metric: str, field: str, what: str) -> None:
+    name, _, profile = metric.partition("@")
+    if profile:
+        if name not in PROFILE_METRICS:
+            raise _FieldError(field, f"unknown profile metric '{name}' in {what} '{metric}'; allowed: {', '.join(PROFILE_METRICS)}")
+    elif name not in MODEL_METRICS:
+        raise _FieldError(field, 
+            f"unknown {what} metric '{metric}'; allowed: {', '.join(MODEL_METRICS)}, "
+            f"or METRIC@PROFILE with METRIC one of {', '.join(PROFILE_METRICS)}"
+        )
 
 
 def _line_of(data: Any, loc: tuple) -> int | None:
@@ -162,6 +230,10 @@ def config_from_mapping(data: dict, *, source: str | Path | None = None) -> Camp
             message, allowed = "value out of range", f"{symbol} {bound[1]}"
         elif kind == "value_error":
             message = first["msg"].removeprefix("Value error, ")
+            cause = first.get("ctx", {}).get("error")
+            if isinstance(cause, _FieldError):
+                field, value = cause.field, cause.value
+                first = {**first, "loc": (cause.field,)}
         raise UserError(message, file=source, line=_line_of(data, first["loc"]), field=field, value=value, allowed=allowed) from None
     base_dir = Path(source).parent if source is not None else Path.cwd()
     names = [profile_entry_name(entry, base_dir, source) for entry in config.hardware.profiles]

@@ -1,14 +1,15 @@
 """Campaign results: reading a campaign folder, the Pareto front, per-profile picks and comparisons.
 
 Everything here recomputes from the journal, so it works on a finished, a
-running or a killed campaign alike. Objectives are minimized.
+running or a killed campaign alike. Objectives are minimized except those
+named in `maximize`, which are negated before any Pareto or hypervolume step.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ class CampaignFolder:
     strategy: str
     records: list[dict[str, Any]]
     config: dict[str, Any]  # config.yaml as written by the campaign, defaults filled in
+    maximize: list[str] = field(default_factory=list)  # objectives to maximize
 
 
 def load_campaign_folder(campaign_dir: str | Path) -> CampaignFolder:
@@ -66,14 +68,18 @@ def load_campaign_folder(campaign_dir: str | Path) -> CampaignFolder:
         strategy=str((config.get("strategy") or {}).get("name", "")),
         records=list(Journal(path / "journal.jsonl").records()),
         config=dict(config),
+        maximize=[str(name) for name in config.get("maximize") or []],
     )
 
 
-def objective_matrix(records: Iterable[dict[str, Any]], objectives: list[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Return the successful records and their (n, m) objective values (all minimized)."""
+def objective_matrix(
+    records: Iterable[dict[str, Any]], objectives: list[str], maximize: Collection[str] = ()
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Return the successful records and their (n, m) objective values to minimize (maximized ones negated)."""
     ok = [r for r in records if r.get("status") == "ok"]
     values = np.array([[_number(r["metrics"].get(o)) for o in objectives] for r in ok], dtype=float)
-    return ok, values.reshape(len(ok), len(objectives))
+    signs = np.array([-1.0 if o in maximize else 1.0 for o in objectives])
+    return ok, values.reshape(len(ok), len(objectives)) * signs
 
 
 def _number(value: Any) -> float:
@@ -87,16 +93,18 @@ def is_feasible(record: dict[str, Any], objectives: list[str]) -> bool:
     return all(math.isfinite(_number(record["metrics"].get(o))) for o in objectives)
 
 
-def front_ranks(records: list[dict[str, Any]], objectives: list[str]) -> dict[str, int]:
+def front_ranks(records: list[dict[str, Any]], objectives: list[str], maximize: Collection[str] = ()) -> dict[str, int]:
     """Return the Pareto rank (0 is the front) of every successful candidate, by candidate id."""
-    ok, values = objective_matrix(records, objectives)
+    ok, values = objective_matrix(records, objectives, maximize)
     if not ok:
         return {}
     ranks = pareto.pareto_ranks(values)
     return {record["candidate_id"]: int(rank) for record, rank in zip(ok, ranks)}
 
 
-def step_metrics(records: list[dict[str, Any]], objectives: list[str], ranks: dict[str, int]) -> dict[str, float]:
+def step_metrics(
+    records: list[dict[str, Any]], objectives: list[str], ranks: dict[str, int], maximize: Collection[str] = ()
+) -> dict[str, float]:
     """Return the campaign metrics logged after each evaluation.
 
     evaluated, feasible, failed, front_size, and hypervolume: shinka's
@@ -106,7 +114,7 @@ def step_metrics(records: list[dict[str, Any]], objectives: list[str], ranks: di
     """
     feasible = [r for r in records if is_feasible(r, objectives)]
     feasible_ids = {r["candidate_id"] for r in feasible}
-    _, values = objective_matrix(records, objectives)
+    _, values = objective_matrix(records, objectives, maximize)
     return {
         "evaluated": len(records),
         "feasible": len(feasible),
@@ -116,9 +124,9 @@ def step_metrics(records: list[dict[str, Any]], objectives: list[str], ranks: di
     }
 
 
-def front_table(records: Iterable[dict[str, Any]], objectives: list[str]) -> pd.DataFrame:
+def front_table(records: Iterable[dict[str, Any]], objectives: list[str], maximize: Collection[str] = ()) -> pd.DataFrame:
     """Return every successful candidate with its objectives, Pareto rank and front membership."""
-    ok, values = objective_matrix(records, objectives)
+    ok, values = objective_matrix(records, objectives, maximize)
     ranks = pareto.pareto_ranks(values) if len(ok) else np.zeros(0, dtype=int)
     finite = np.all(np.isfinite(values), axis=1) if len(ok) else np.zeros(0, dtype=bool)
     rows = []
@@ -129,22 +137,26 @@ def front_table(records: Iterable[dict[str, Any]], objectives: list[str]) -> pd.
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:
-        table = table.sort_values(["pareto_rank", objectives[0]]).reset_index(drop=True)
+        ascending = [True, objectives[0] not in maximize]
+        table = table.sort_values(["pareto_rank", objectives[0]], ascending=ascending).reset_index(drop=True)
     return table
 
 
-def best_per_objective(records: list[dict[str, Any]], objectives: list[str]) -> dict[str, tuple[str, float]]:
-    """Return, per objective, the candidate id with the lowest finite value and that value."""
+def best_per_objective(
+    records: list[dict[str, Any]], objectives: list[str], maximize: Collection[str] = ()
+) -> dict[str, tuple[str, float]]:
+    """Return, per objective, the candidate id with the best finite value (lowest, or highest when maximized) and that value."""
     best: dict[str, tuple[str, float]] = {}
     for objective in objectives:
+        sign = -1.0 if objective in maximize else 1.0
         scored = [
-            (_number(r["metrics"].get(objective)), r["candidate_id"])
+            (sign * _number(r["metrics"].get(objective)), r["candidate_id"])
             for r in records if r.get("status") == "ok"
         ]
         scored = [(value, cid) for value, cid in scored if math.isfinite(value)]
         if scored:
             value, cid = min(scored)
-            best[objective] = (cid, value)
+            best[objective] = (cid, sign * value)
     return best
 
 
@@ -162,7 +174,7 @@ def profile_objectives(objectives: list[str], profile: str) -> list[str]:
     return model + on_profile
 
 
-def best_for_profile(records: list[dict[str, Any]], objectives: list[str], profile: str) -> str:
+def best_for_profile(records: list[dict[str, Any]], objectives: list[str], profile: str, maximize: Collection[str] = ()) -> str:
     """Return the candidate id that is the compromise (knee) point of the front for `profile`.
 
     Candidates that do not fit the profile's memory are left out. Among the
@@ -179,7 +191,7 @@ def best_for_profile(records: list[dict[str, Any]], objectives: list[str], profi
         r for r in records
         if r.get("status") == "ok" and r["metrics"].get(f"fits_memory@{profile}", 1.0) != 0.0
     ]
-    ok, values = objective_matrix(fitting, metrics)
+    ok, values = objective_matrix(fitting, metrics, maximize)
     complete = np.all(np.isfinite(values), axis=1)
     ok, values = [r for r, keep in zip(ok, complete) if keep], values[complete]
     if not ok:
@@ -214,12 +226,16 @@ def compare_campaigns(folders: list[CampaignFolder]) -> tuple[pd.DataFrame, dict
     normalized front and the shared objectives. The hypervolume reference point
     is REFERENCE (1.1) on every normalized objective.
     """
-    shared = [o for o in folders[0].objectives if all(o in f.objectives for f in folders[1:])]
+    # An objective is shared when every campaign has it with the same goal.
+    shared = [
+        o for o in folders[0].objectives
+        if all(o in f.objectives and (o in f.maximize) == (o in folders[0].maximize) for f in folders[1:])
+    ]
     if len(shared) < 2:
         raise UserError("campaigns share fewer than two objectives", value=[f.objectives for f in folders],
                         allowed="campaigns with at least two objectives in common")
     labels = _unique_labels(folders)
-    raw = {label: objective_matrix(f.records, shared) for label, f in zip(labels, folders)}
+    raw = {label: objective_matrix(f.records, shared, folders[0].maximize) for label, f in zip(labels, folders)}
     normalized = normalize_common({label: values for label, (_, values) in raw.items()})
     zeros, ones = np.zeros(len(shared)), np.ones(len(shared))  # normalized values are already scaled
 

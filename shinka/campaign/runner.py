@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from shinka.campaign.interrupt import GracefulInterrupt
 from shinka.campaign.journal import Journal
 from shinka.campaign.preflight import check_ray_address, check_tracking_uri
 from shinka.campaign.results import front_table, write_front_outputs
-from shinka.campaign.scheduler import Evaluation, RayScheduler
+from shinka.campaign.scheduler import Evaluation, FunctionScheduler, RayScheduler
 from shinka.campaign.tracking import Tracker, flatten, log_step, pareto_tags, resolve_tracking_uri
 from shinka.cost.counts import summarize
 from shinka.errors import UserError
@@ -43,10 +42,16 @@ from shinka.model.arch import ArchConfig, arch_from_values
 from shinka.proxy.corpus import load_corpus
 from shinka.proxy.train import TrainSettings
 from shinka.search.base import Proposal, make_strategy
+from shinka.search.feasibility import violations
+from shinka.search.objectives import ObjectiveSet
 from shinka.space.search_space import SearchSpace, load_search_space
 from shinka.yamlio import dump_yaml, read_yaml_mapping, write_text_atomic
 
 logger = logging.getLogger(__name__)
+
+PREFILTERED_FILE = "prefiltered.jsonl"
+# A campaign stops when this many proposals in a row break its constraints.
+MAX_CONSECUTIVE_PREFILTERED = 2_000
 
 
 @dataclass
@@ -123,13 +128,25 @@ class Campaign:
         self.space = space
         self.base_dir = base_dir
         self.campaign_dir = campaign_dir
-        self.profiles = load_profiles(config, base_dir)
-        self.corpus = load_corpus(
-            config.proxy.corpus, max_bytes=config.proxy.max_corpus_bytes,
-            validation_share=config.proxy.validation_share, base_dir=base_dir,
-        )
+        self.function = None
+        if config.objective_function is not None:
+            from shinka.campaign.function_eval import resolve_objective_function
+
+            # A function campaign trains nothing and has no profiles: no corpus is read.
+            self.function = resolve_objective_function(config.objective_function, base_dir)
+            self.profiles: dict[str, HardwareProfile] = {}
+            self.corpus = None
+        else:
+            self.profiles = load_profiles(config, base_dir)
+            self.corpus = load_corpus(
+                config.proxy.corpus, max_bytes=config.proxy.max_corpus_bytes,
+                validation_share=config.proxy.validation_share, base_dir=base_dir,
+            )
         self.settings = _train_settings(config)
         self.objectives = list(config.objectives)
+        self.goals = ObjectiveSet.from_lists(self.objectives, config.maximize)
+        self.constraints = config.metric_constraints()
+        self.prefiltered: list[dict[str, Any]] = []  # proposals that broke a constraint, never trained
         self.ray_address = config.ray.address or os.environ.get("RAY_ADDRESS")
         if self.ray_address:
             check_ray_address(self.ray_address, field="ray.address" if config.ray.address else "RAY_ADDRESS")
@@ -153,12 +170,15 @@ class Campaign:
         if ray_address:
             config.ray.address = ray_address
         space = load_search_space(space_path)
-        if space.kind != "transformer":
+        if space.kind != "transformer" and config.objective_function is None:
             raise UserError(
-                "a transformer campaign needs a search space of kind 'transformer'",
-                file=space_path, field="kind", value=space.kind, allowed="transformer",
+                "a campaign without objective_function trains transformers and needs a search space of kind 'transformer'",
+                file=space_path, field="kind", value=space.kind, allowed="transformer, or set objective_function",
             )
-        return cls(config, space, config_path.resolve().parent)
+        try:
+            return cls(config, space, config_path.resolve().parent)
+        except UserError as error:
+            raise error.with_file(config_path) from None
 
     @classmethod
     def reopen(cls, campaign_dir: str | Path, ray_address: str | None = None) -> "Campaign":
@@ -185,6 +205,7 @@ class Campaign:
             campaign_dir = self.campaign_dir
             journal = Journal(campaign_dir / JOURNAL_FILE)
             self.records = list(journal.records())
+            self.prefiltered = list(Journal(campaign_dir / PREFILTERED_FILE).records())
             parent_id = self.metadata["parent_run_id"]
             tracker.resume_parent(parent_id)
             logger.info("resuming campaign %s from %s: %d evaluations in the journal", config.name, campaign_dir, len(self.records))
@@ -199,7 +220,10 @@ class Campaign:
             parent_id = tracker.start_parent(
                 config.name,
                 flatten(config.model_dump(mode="json")),
-                {"campaign_dir": str(campaign_dir.resolve()), "objectives": ",".join(self.objectives)},
+                {
+                    "campaign_dir": str(campaign_dir.resolve()), "objectives": ",".join(self.objectives),
+                    "maximize": ",".join(self.config.maximize),
+                },
             )
             save_metadata(campaign_dir, {
                 "name": config.name, "base_dir": str(self.base_dir), "tracking_uri": tracker.uri,
@@ -221,7 +245,7 @@ class Campaign:
         try:
             with interrupt:
                 self._restore_state(journal, tracker)
-                self._loop(ray, journal, tracker, campaign_dir, interrupt)
+                self._loop(ray, journal, Journal(campaign_dir / PREFILTERED_FILE), tracker, campaign_dir, interrupt)
             status = "KILLED" if interrupt.requested else "FINISHED"
         finally:
             table = self._finish(tracker, campaign_dir)
@@ -249,18 +273,21 @@ class Campaign:
         if state is None:
             strategy = make_strategy(self.config.strategy, self.space, len(self.objectives), self.config.seed)
             state = ControllerState(strategy=strategy)
-        for record in self.records:
+        for record in self.prefiltered + self.records:
             # The journal is ahead of the checkpoint when the driver died between the two writes.
             candidate_id = record["candidate_id"]
             if candidate_id not in state.told:
                 proposal = state.in_flight.pop(candidate_id, None)
                 genome = proposal.genome if proposal is not None else self.space.genome_from_mapping(record["genome"])
-                state.strategy.tell(genome, self._objective_values(record))
+                if record["status"] == "infeasible":
+                    state.strategy.tell_infeasible(genome)
+                else:
+                    state.strategy.tell(genome, self._objective_values(record))
                 state.told.add(candidate_id)
             else:
                 state.in_flight.pop(candidate_id, None)
         self.state = state
-        if self.records or state.in_flight:
+        if self.records or self.prefiltered or state.in_flight:
             save_checkpoint(self.campaign_dir, state)
         missing = 0
         for index, record in enumerate(self.records, start=1):
@@ -270,10 +297,14 @@ class Campaign:
         if missing:
             logger.info("logged %d journal records missing from MLflow", missing)
 
-    def _loop(self, ray: Any, journal: Journal, tracker: Tracker, campaign_dir: Path, interrupt: GracefulInterrupt) -> None:
+    def _scheduler(self, ray: Any) -> RayScheduler:
         config = self.config
-        state = self.state
-        scheduler = RayScheduler(
+        if self.function is not None:
+            return FunctionScheduler(
+                ray, self.function, self.objectives, threads=config.ray.threads_per_worker, workers=config.ray.workers,
+                time_limit_s=config.budget.evaluation_timeout_s, max_retries=config.ray.max_retries,
+            )
+        return RayScheduler(
             ray, self.corpus.train, self.corpus.validation, self.settings,
             threads=config.ray.threads_per_worker, workers=config.ray.workers, profiles=self.profiles,
             measure_options={
@@ -282,6 +313,35 @@ class Campaign:
             },
             max_retries=config.ray.max_retries, train_function=self.train_function,
         )
+
+    def _evaluation(self, proposal: Proposal) -> Evaluation:
+        values = self.space.values_of(proposal.genome)
+        if self.function is not None:
+            return Evaluation(key=proposal, values=values)
+        return Evaluation(key=proposal, arch=arch_from_values(values))
+
+    def _prefilter(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any] | None:
+        """Return the `infeasible` record of a proposal that breaks a constraint, or None when it keeps them all."""
+        if not self.constraints:
+            return None
+        metrics, _ = candidate_metrics(evaluation.arch, self.profiles, self.config)
+        reasons = violations(self.constraints, metrics)
+        if not reasons:
+            return None
+        return {
+            "candidate_id": proposal.genome.id, "genome": proposal.genome.to_dict(),
+            "parents": list(proposal.parents), "operator": proposal.operator, "island": proposal.info.get("island"),
+            "status": "infeasible", "reason": "; ".join(reasons), "metrics": metrics,
+        }
+
+    def _loop(
+        self, ray: Any, journal: Journal, prefiltered: Journal, tracker: Tracker, campaign_dir: Path,
+        interrupt: GracefulInterrupt,
+    ) -> None:
+        config = self.config
+        state = self.state
+        scheduler = self._scheduler(ray)
+        rejected_in_a_row = 0
         budget = config.budget.evaluations
         # Proposals that were in flight when the campaign stopped are evaluated first, in ask order.
         resubmit = list(state.in_flight.values())
@@ -292,18 +352,39 @@ class Campaign:
             while not interrupt.requested and scheduler.can_submit():
                 if resubmit:
                     proposal = resubmit.pop(0)
+                    evaluation = self._evaluation(proposal)
                 elif len(self.records) + len(state.in_flight) < budget:
                     t0 = time.perf_counter()
                     proposal = state.strategy.ask()
                     t1 = time.perf_counter()
+                    evaluation = self._evaluation(proposal)
+                    rejected = self._prefilter(proposal, evaluation)
+                    t2 = time.perf_counter()
+                    if rejected is not None:
+                        # Journal first, then tell: a resume tells the strategy what its checkpoint lacks.
+                        prefiltered.append(rejected)
+                        self.prefiltered.append(rejected)
+                        state.strategy.tell_infeasible(proposal.genome)
+                        state.told.add(proposal.genome.id)
+                        save_checkpoint(campaign_dir, state)
+                        logger.info("prefiltered %s: %s", proposal.genome.id, rejected["reason"])
+                        rejected_in_a_row += 1
+                        if rejected_in_a_row >= MAX_CONSECUTIVE_PREFILTERED:
+                            raise UserError(
+                                f"{rejected_in_a_row} proposals in a row broke the constraints; stopping",
+                                field="constraints", value=config.constraints,
+                                allowed="constraints that some genomes of the search space meet",
+                            )
+                        continue
+                    rejected_in_a_row = 0
                     state.in_flight[proposal.genome.id] = proposal
                     save_checkpoint(campaign_dir, state)
                     timings["controller"] += t1 - t0
-                    timings["journal"] += time.perf_counter() - t1
+                    timings["metrics"] += t2 - t1
+                    timings["journal"] += time.perf_counter() - t2
                 else:
                     break
-                arch = arch_from_values(self.space.values_of(proposal.genome))
-                scheduler.submit(Evaluation(key=proposal, arch=arch))
+                scheduler.submit(evaluation)
                 submitted.add(proposal.genome.id)
             if not scheduler.pending():
                 break
@@ -332,7 +413,10 @@ class Campaign:
 
     def _record(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any]:
         trained = evaluation.trained
-        metrics, sources = candidate_metrics(evaluation.arch, self.profiles, self.config)
+        if evaluation.arch is not None:
+            metrics, sources = candidate_metrics(evaluation.arch, self.profiles, self.config)
+        else:
+            metrics, sources = dict(trained.get("metrics", {})), {}
         record: dict[str, Any] = {
             "candidate_id": proposal.genome.id,
             "genome": proposal.genome.to_dict(),
@@ -346,7 +430,7 @@ class Campaign:
             "train_node": trained.get("node_id"),
             "measure_nodes": {name: values.get("node_id") for name, values in evaluation.latency.items()},
         }
-        if trained["status"] == "ok":
+        if trained["status"] == "ok" and evaluation.arch is not None:
             for key in ("val_loss", "val_bpb", "train_loss", "train_seconds", "train_steps", "train_tokens"):
                 metrics[key] = float(trained[key])
             for name, values in evaluation.latency.items():
@@ -362,11 +446,10 @@ class Campaign:
     def _objective_values(self, record: dict[str, Any]) -> np.ndarray | None:
         if record["status"] != "ok":
             return None
-        values = np.array([record["metrics"].get(o, math.nan) for o in self.objectives], dtype=float)
-        return values if np.all(np.isfinite(values)) else None
+        return self.goals.minimization(record["metrics"])
 
     def _save(self, record: dict[str, Any], trained: dict[str, Any], campaign_dir: Path) -> None:
-        if record["status"] != "ok":
+        if record["status"] != "ok" or self.function is not None:
             return
         from shinka.export import save_candidate
 
@@ -394,7 +477,10 @@ class Campaign:
             tags["on_front"] = "false"
         tracker.log_candidate(record["candidate_id"], params, record["metrics"], tags, step=done)
         failures = self._failure_counts()
-        self.step_metrics = log_step(tracker, self.records[:done], self.objectives, step=done)
+        self.step_metrics = log_step(
+            tracker, self.records[:done], self.objectives, step=done,
+            extra={"prefiltered": len(self.prefiltered)} if self.constraints else None, maximize=self.config.maximize,
+        )
         if failures:
             tracker.set_parent_tags({"failures": ", ".join(f"{kind}={count}" for kind, count in sorted(failures.items()))})
 
@@ -417,7 +503,7 @@ class Campaign:
             self.progress(done, budget, self.step_metrics)
 
     def _finish(self, tracker: Tracker, campaign_dir: Path) -> Any:
-        table = front_table(self.records, self.objectives)
+        table = front_table(self.records, self.objectives, self.config.maximize)
         if table.empty:
             return table
         outputs = write_front_outputs(table, self.objectives, campaign_dir, f"{self.config.name}: Pareto front")
@@ -426,7 +512,7 @@ class Campaign:
                 tracker.log_artifact(path, artifact_path or None)
         # Tags follow every evaluation already; this catches up a campaign resumed from an older folder.
         tracker.update_candidate_tags(pareto_tags(dict(zip(table["candidate_id"], table["pareto_rank"]))))
-        if len(self.records) >= self.config.budget.evaluations:
+        if len(self.records) >= self.config.budget.evaluations and self.function is None:
             from shinka.export_mlflow import log_front_models
 
             front_ids = list(table[table["on_front"]]["candidate_id"])

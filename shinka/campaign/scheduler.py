@@ -33,7 +33,8 @@ class Evaluation:
     """One candidate's way through training and measurement."""
 
     key: Any  # caller's handle, returned with the result
-    arch: ArchConfig
+    arch: ArchConfig | None = None  # the model to train; None when a function scores `values`
+    values: dict[str, Any] | None = None  # the genome's gene values, for an objective function
     started: float = field(default_factory=time.perf_counter)
     trained: dict[str, Any] | None = None
     latency: dict[str, dict[str, float]] = field(default_factory=dict)  # profile name -> measured values
@@ -205,3 +206,36 @@ class RayScheduler:
             )
             self._pending[ref] = ("measure", evaluation, placement.profile)
             evaluation.measuring += 1
+
+
+class FunctionScheduler(RayScheduler):
+    """Submits genomes to a user objective function, one Ray task each, `workers` in flight.
+
+    Nothing is measured, so `wait` returns each evaluation when its task ends.
+    Failures and retries follow RayScheduler: a worker that died is retried,
+    an exception in the function is not, and a task past `time_limit_s` plus a
+    grace period is cancelled.
+    """
+
+    def __init__(
+        self, ray: Any, function: Any, objectives: list[str], *, threads: int, workers: int | None,
+        time_limit_s: float | None, max_retries: int = 2,
+    ) -> None:
+        from shinka.campaign.function_eval import evaluate_function
+
+        self.ray = ray
+        self.threads = threads
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = workers or max(1, cluster_cpus // threads)
+        self.placements, self.estimated_profiles = [], []
+        self.settings = TrainSettings(time_limit_s=time_limit_s)
+        self.max_retries = max_retries
+        self._function = function
+        self._objectives = list(objectives)
+        self._task = ray.remote(num_cpus=threads, max_retries=max_retries)(evaluate_function)
+        self._pending = {}
+
+    def submit(self, evaluation: Evaluation) -> None:
+        ref = self._task.remote(self._function, evaluation.values, self._objectives, self.settings.time_limit_s)
+        evaluation.started = time.perf_counter()
+        self._pending[ref] = ("train", evaluation, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ def pareto_tags(ranks: dict[str, int]) -> dict[str, dict[str, str]]:
 
 def log_step(
     tracker: Tracker, records: list[dict[str, Any]], objectives: list[str], step: int,
-    extra: dict[str, float] | None = None,
+    extra: dict[str, float] | None = None, maximize: Collection[str] = (),
 ) -> dict[str, float]:
     """Log the campaign's state after one evaluation; return the metrics logged.
 
@@ -216,9 +217,9 @@ def log_step(
     """
     from shinka.campaign.results import front_ranks, step_metrics
 
-    ranks = front_ranks(records, objectives)
+    ranks = front_ranks(records, objectives, maximize)
     tracker.update_candidate_tags(pareto_tags(ranks))
-    metrics = {**step_metrics(records, objectives, ranks), **(extra or {})}
+    metrics = {**step_metrics(records, objectives, ranks, maximize), **(extra or {})}
     tracker.log_parent_metrics(metrics, step=step)
     return metrics
 

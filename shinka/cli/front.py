@@ -27,7 +27,7 @@ def _front(args: argparse.Namespace) -> int:
     from shinka.yamlio import write_text_atomic
 
     campaign = load_campaign_folder(args.campaign_dir)
-    table = front_table(campaign.records, campaign.objectives)
+    table = front_table(campaign.records, campaign.objectives, campaign.maximize)
     print_front(table, campaign.objectives)
     if args.csv:
         rows = table if (args.all or table.empty) else table[table["on_front"]]

@@ -26,7 +26,7 @@ def print_front(table: pd.DataFrame, objectives: list[str]) -> None:
         data = row._asdict()
         cells = [str(data["candidate_id"])]  # 12 hex digits
         cells += [f"{getattr(row, _field(table, o)):.4g}" for o in objectives]
-        cells += [str(getattr(row, _field(table, g))) for g in genes]
+        cells += [_cell(getattr(row, _field(table, g))) for g in genes]
         view.add_row(*cells)
     console.print(view)
 
@@ -35,3 +35,7 @@ def _field(table: pd.DataFrame, column: str) -> str:
     # itertuples renames columns that are not identifiers to _<position>.
     position = list(table.columns).index(column)
     return column if column.isidentifier() else f"_{position}"
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -32,11 +32,13 @@ def _run(args: argparse.Namespace) -> int:
     print_front(result.front, result.objectives)
     failed = sum(1 for r in result.records if r["status"] != "ok")
     print()
-    print(f"Evaluated {len(result.records)} candidates ({failed} failed). Campaign folder: {result.campaign_dir}")
+    prefiltered = f", {len(campaign.prefiltered)} more never trained: they broke a constraint" if campaign.prefiltered else ""
+    print(f"Evaluated {len(result.records)} candidates ({failed} failed{prefiltered}). Campaign folder: {result.campaign_dir}")
     print(f"Front table and plot: {result.campaign_dir / 'front.csv'}, {result.campaign_dir / 'front.png'}")
     print(f"MLflow store: {result.tracking_uri} (parent run {result.parent_run_id})")
     print(f"Open the MLflow UI: shinka ui {result.campaign_dir}")
-    print(f"Export the best: shinka export {result.campaign_dir} --top 3 --out exports/")
+    if campaign.function is None:
+        print(f"Export the best: shinka export {result.campaign_dir} --top 3 --out exports/")
     if result.interrupted:
         print(f"Interrupted. Continue with: shinka resume {result.campaign_dir}")
         return 130

@@ -33,8 +33,8 @@ def campaign_status(campaign_dir: str) -> dict:
 
     campaign = load_campaign_folder(campaign_dir)
     records = campaign.records
-    ranks = front_ranks(records, campaign.objectives)
-    counts = step_metrics(records, campaign.objectives, ranks)
+    ranks = front_ranks(records, campaign.objectives, campaign.maximize)
+    counts = step_metrics(records, campaign.objectives, ranks, campaign.maximize)
     failures: dict[str, int] = {}
     for record in records:
         if record.get("status") != "ok":
@@ -55,7 +55,7 @@ def campaign_status(campaign_dir: str) -> dict:
         "front_size": counts["front_size"],
         "hypervolume": counts["hypervolume"],
         "best": {o: {"candidate_id": cid, "value": value}
-                 for o, (cid, value) in best_per_objective(records, campaign.objectives).items()},
+                 for o, (cid, value) in best_per_objective(records, campaign.objectives, campaign.maximize).items()},
         "seconds_since_last_evaluation": None if last_write is None else round(time.time() - last_write, 1),
     }
 

@@ -1,0 +1,1 @@
+"""Example objective functions for generic campaigns."""
