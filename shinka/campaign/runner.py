@@ -33,7 +33,8 @@ from shinka.campaign.journal import Journal
 from shinka.campaign.preflight import check_ray_address, check_tracking_uri
 from shinka.campaign.results import front_table, write_front_outputs
 from shinka.campaign.scheduler import Evaluation, FunctionScheduler, RayScheduler
-from shinka.campaign.tracking import Tracker, flatten, log_step, pareto_tags, resolve_tracking_uri
+from shinka.campaign.step_log import StepLog
+from shinka.campaign.tracking import Tracker, flatten, pareto_tags, resolve_tracking_uri
 from shinka.cost.counts import summarize
 from shinka.errors import UserError
 from shinka.hardware.profile import HardwareProfile, load_named_profile, load_profile
@@ -156,6 +157,7 @@ class Campaign:
         self.state: ControllerState | None = None
         # Driver seconds spent per phase (cost model, journal and checkpoint, strategy, MLflow).
         self.timings = {"metrics": 0.0, "journal": 0.0, "controller": 0.0, "tracking": 0.0}
+        self.loop_seconds = 0.0  # wall time of the evaluation loop, without setup and the final outputs
         # Set by tests to replace what runs inside the training task.
         self.train_function: Callable[..., dict[str, Any]] | None = None
         # Called after each evaluation with (done, budget, step metrics); the CLI draws its progress bar from it.
@@ -232,6 +234,7 @@ class Campaign:
             tracker.log_artifact(campaign_dir / "config.yaml")
             tracker.log_artifact(campaign_dir / "search_space.yaml")
         self.tracker = tracker
+        self.step_log = StepLog(tracker, self.objectives, config.maximize)
 
         started_ray = False
         if not ray.is_initialized():
@@ -248,6 +251,7 @@ class Campaign:
                 self._loop(ray, journal, Journal(campaign_dir / PREFILTERED_FILE), tracker, campaign_dir, interrupt)
             status = "KILLED" if interrupt.requested else "FINISHED"
         finally:
+            self.step_log.flush()
             table = self._finish(tracker, campaign_dir)
             tracker.finish(status)
             if started_ray:
@@ -294,8 +298,9 @@ class Campaign:
             if not tracker.has_candidate(record["candidate_id"]):
                 self._log_to_mlflow(tracker, record, index)
                 missing += 1
-        if missing:
-            logger.info("logged %d journal records missing from MLflow", missing)
+        caught_up = self.step_log.catch_up(self.records, self._extra_step_metrics()) if self.records else 0
+        if missing or caught_up:
+            logger.info("logged %d journal records and %d steps missing from MLflow", missing, caught_up)
 
     def _scheduler(self, ray: Any) -> RayScheduler:
         config = self.config
@@ -348,6 +353,9 @@ class Campaign:
         submitted: set[str] = set()
         started = time.perf_counter()
         timings = self.timings
+        # Finished records waiting for MLflow. They are logged after the next submissions, so
+        # workers do not wait on MLflow writes; the journal already has them.
+        unlogged: list[dict[str, Any]] = []
         while len(self.records) < budget:
             while not interrupt.requested and scheduler.can_submit():
                 if resubmit:
@@ -386,6 +394,7 @@ class Campaign:
                     break
                 scheduler.submit(evaluation)
                 submitted.add(proposal.genome.id)
+            self._log_records(unlogged, started)
             if not scheduler.pending():
                 break
             evaluation = scheduler.wait()
@@ -403,13 +412,24 @@ class Campaign:
             t3 = time.perf_counter()
             save_checkpoint(campaign_dir, state)
             t4 = time.perf_counter()
-            self._log_to_mlflow(tracker, record, len(self.records))
-            t5 = time.perf_counter()
+            unlogged.append(record)
             timings["metrics"] += t1 - t0
             timings["journal"] += (t2 - t1) + (t4 - t3)
             timings["controller"] += t3 - t2
-            timings["tracking"] += t5 - t4
-            self._log_line(record, len(self.records), budget, started)
+        self._log_records(unlogged, started)
+
+    def _log_records(self, unlogged: list[dict[str, Any]], started: float) -> None:
+        """Log finished records to MLflow and print their log lines, in the order they finished."""
+        budget = self.config.budget.evaluations
+        first = len(self.records) - len(unlogged)  # they are the last records of the journal
+        for offset, record in enumerate(unlogged):
+            done = first + offset + 1
+            t0 = time.perf_counter()
+            self._log_to_mlflow(self.tracker, record, done)
+            self.timings["tracking"] += time.perf_counter() - t0
+            self._log_line(record, done, budget, started)
+        unlogged.clear()
+        self.loop_seconds = time.perf_counter() - started
 
     def _record(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any]:
         trained = evaluation.trained
@@ -473,16 +493,16 @@ class Campaign:
         if record.get("reason"):
             tags["failure_reason"] = record["reason"][:5000]
             tags["failure_kind"] = record.get("failure_kind") or "error"
-        if record["status"] != "ok":
-            tags["on_front"] = "false"
-        tracker.log_candidate(record["candidate_id"], params, record["metrics"], tags, step=done)
         failures = self._failure_counts()
-        self.step_metrics = log_step(
-            tracker, self.records[:done], self.objectives, step=done,
-            extra={"prefiltered": len(self.prefiltered)} if self.constraints else None, maximize=self.config.maximize,
-        )
-        if failures:
-            tracker.set_parent_tags({"failures": ", ".join(f"{kind}={count}" for kind, count in sorted(failures.items()))})
+        parent_tags = {"failures": ", ".join(f"{kind}={count}" for kind, count in sorted(failures.items()))} if failures else None
+        self.step_metrics = self.step_log.add(self.records[:done], done, self._extra_step_metrics(), parent_tags)
+        # The child run starts with its Pareto tags; the step log updates them when the front moves.
+        tags.update(self.step_log.candidate_tags(record["candidate_id"]))
+        tracker.log_candidate(record["candidate_id"], params, record["metrics"], tags, step=done)
+        self.step_log.flush_if_due()
+
+    def _extra_step_metrics(self) -> dict[str, float] | None:
+        return {"prefiltered": len(self.prefiltered)} if self.constraints else None
 
     def _failure_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
