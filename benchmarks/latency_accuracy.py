@@ -1,11 +1,15 @@
 """How well the roofline estimate on a calibrated local profile predicts measured latency.
 
-Draws distinct random genomes from a search space (seeded), builds each model
-with random weights, measures decode and prefill latency on this machine with
-shinka.hardware.measure.measure_latency, and compares them with
-shinka.hardware.roofline.estimate on the profile. Prints per-genome rows and,
-per phase, the Spearman rank correlation, the median absolute percentage
-error, and the shares of genomes within 10% and 25%.
+Without --profile, first runs `shinka hardware calibrate` (shinka.hardware.calibrate)
+into a temporary folder with the same thread count, so that one command
+calibrates and checks. The calibration fits its terms on its own reference
+transformers only. Then the script draws distinct random genomes from a search
+space (seeded) and leaves out any genome that builds a reference transformer.
+It builds each model with random weights, measures decode and prefill latency
+on this machine with shinka.hardware.measure.measure_latency, and compares
+them with shinka.hardware.roofline.estimate on the profile. It prints
+per-genome rows and, per phase, the Spearman rank correlation, the median
+absolute percentage error, and the shares of genomes within 10% and 25%.
 
 Run on a quiet machine: other processes on the same cores slow some
 measurements and not others. The script reports the load average and the CPU
@@ -22,6 +26,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +38,9 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shinka.hardware.calibrate import REFERENCE_GENES, calibrate  # noqa: E402
 from shinka.hardware.measure import measure_latency  # noqa: E402
+from shinka.hardware.microbench import cpu_description  # noqa: E402
 from shinka.hardware.profile import load_profile  # noqa: E402
 from shinka.hardware.roofline import estimate  # noqa: E402
 from shinka.model.arch import arch_from_values  # noqa: E402
@@ -46,7 +53,10 @@ PHASES = {"decode": "latency_ms_per_token_decode", "prefill": "latency_ms_prefil
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", type=Path, default=ROOT / "search_spaces" / "tiny.yaml", help="search space YAML")
-    parser.add_argument("--profile", type=Path, default=ROOT / "hardware_profiles" / "local-cpu.yaml", help="profile YAML")
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="profile YAML to check (default: calibrate this machine into a temporary folder first)",
+    )
     parser.add_argument("--count", type=int, default=40, help="distinct genomes to draw (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the genome draw and the weights (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for the measurement (default 2)")
@@ -61,18 +71,32 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def draw_genomes(space, count: int, seed: int) -> list:
-    """Return `count` distinct valid genomes drawn with random.Random(seed)."""
+def draw_genomes(space, count: int, seed: int) -> tuple[list, int]:
+    """Return `count` distinct valid genomes drawn with random.Random(seed), and how many were left out.
+
+    A genome that builds the same architecture as a calibration reference
+    transformer is left out, so that no checked genome was fitted on.
+    """
     rng = random.Random(seed)
-    genomes, seen = [], set()
+    genomes, seen, left_out = [], set(), 0
     for _ in range(count * 100):
         genome = space.sample(rng)
-        if genome.id not in seen:
-            seen.add(genome.id)
-            genomes.append(genome)
+        if genome.id in seen:
+            continue
+        seen.add(genome.id)
+        if is_reference(arch_from_values(space.values_of(genome))):
+            left_out += 1
+            continue
+        genomes.append(genome)
         if len(genomes) == count:
             break
-    return genomes
+    return genomes, left_out
+
+
+def is_reference(arch) -> bool:
+    """Return whether `arch` is one of the calibration's reference transformers (at its vocabulary and context)."""
+    fixed = {"vocab_size": arch.vocab_size, "context_length": arch.context_length}
+    return any(arch_from_values({**fixed, **genes}) == arch for genes in REFERENCE_GENES)
 
 
 def wait_for_quiet(limit_s: float, threshold: float = 10.0) -> float:
@@ -124,8 +148,30 @@ def summarize(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
 def main() -> int:
     args = parse_args()
     space = load_search_space(args.space)
-    profile = load_profile(args.profile)
-    genomes = draw_genomes(space, args.count, args.seed)
+    genomes, left_out = draw_genomes(space, args.count, args.seed)
+    context = arch_from_values(space.values_of(genomes[0])).context_length
+    machine = cpu_description()
+    print(f"machine: {machine['model']}, {machine['logical_cpus']} logical CPUs ({machine['physical_cores']} cores), "
+          f"{machine['usable_cpus']} usable, {machine['system']}, torch {machine['torch']} ({machine['cpu_capability']})")
+
+    calibration_error = None
+    if args.profile is None:
+        folder = Path(tempfile.mkdtemp(prefix="shinka-latency-"))
+        started = time.monotonic()
+        profile_path, profile, fit = calibrate(
+            "latency-check", out_dir=folder, threads=args.threads, batch=args.batch, context=context
+        )
+        calibration_error = fit.median_abs_error
+        print(f"calibrated {profile_path} in {time.monotonic() - started:.0f} s: median absolute error "
+              f"{fit.median_abs_error:.1%} on {len(fit.relative_errors)} reference passes")
+    else:
+        profile_path, profile = args.profile, load_profile(args.profile)
+    print(f"profile: efficiency compute {profile.efficiency.compute:.3g}, memory {profile.efficiency.memory:.3g}; "
+          f"overhead us operator {profile.operator_overhead_us:.3g}, layer {profile.layer_overhead_us:.3g}, "
+          f"layer and token {profile.layer_token_overhead_us:.3g}, step {profile.step_overhead_us:.3g}; "
+          f"peak fp32 {profile.peak_flops['fp32'] / 1e9:.1f} GFLOP/s, "
+          f"bandwidth {profile.memory_bandwidth_gbs:.1f} GB/s")
+    print(f"{left_out} drawn genomes left out as calibration references")
     load_before = os.getloadavg()
 
     rows = []
@@ -172,7 +218,7 @@ def main() -> int:
         )
 
     print()
-    print(f"profile {args.profile.name}, {len(rows)} genomes of {args.space.name} (seed {args.seed}), "
+    print(f"profile {profile_path.name}, {len(rows)} genomes of {args.space.name} (seed {args.seed}), "
           f"{args.threads} threads, batch {args.batch}, {args.repeats} repeats, "
           f"{elapsed:.0f} s measuring, {waited:.0f} s waiting for a quiet machine")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; "
@@ -185,9 +231,12 @@ def main() -> int:
             f"{stats['within_25']:6.0%} {stats['median_measured_ms']:10.3f} {stats['median_relative_iqr']:10.1%}"
         )
     if args.json is not None:
-        document = {"summary": summary, "rows": rows, "others_cpu_share": others_share,
-                    "load_before": load_before, "load_after": load_after}
-        args.json.write_text(json.dumps(document, indent=2))
+        document = {
+            "summary": summary, "rows": rows, "others_cpu_share": others_share, "load_before": load_before,
+            "load_after": load_after, "machine": machine, "settings": vars(args) | {"context": context},
+            "calibration_median_abs_error": calibration_error, "profile": profile.model_dump(mode="json"),
+        }
+        args.json.write_text(json.dumps(document, indent=2, default=str))
     return 0
 
 

@@ -30,6 +30,7 @@ TRUE = HardwareProfile(
     runtime_format="fp32",
     operator_overhead_us=6.0,
     layer_overhead_us=25.0,
+    layer_token_overhead_us=0.75,
     step_overhead_us=80.0,
     efficiency={"compute": float(EFFICIENCY_GRID[30]), "memory": float(EFFICIENCY_GRID[25])},
 )
@@ -48,8 +49,9 @@ def synthetic_points() -> list[ReferencePoint]:
     points = []
     for genes in SHAPES:
         arch = arch_from_values({"vocab_size": 256, "context_length": 64, **genes})
-        for phase, operators in (("decode", decode_operators(arch)), ("prefill", prefill_operators(arch))):
-            terms = pass_terms(arch, TRUE, operators)
+        passes = (("decode", decode_operators(arch), 1), ("prefill", prefill_operators(arch), arch.context_length))
+        for phase, operators, tokens in passes:
+            terms = pass_terms(arch, TRUE, operators, tokens=tokens)
             points.append(ReferencePoint(str(genes), phase, terms, pass_seconds(terms, TRUE)))
     return points
 
@@ -60,6 +62,7 @@ def test_fit_recovers_true_terms():
     assert fit.efficiency_memory == pytest.approx(TRUE.efficiency.memory)
     assert fit.operator_overhead_us == pytest.approx(6.0, rel=1e-6)
     assert fit.layer_overhead_us == pytest.approx(25.0, rel=1e-6)
+    assert fit.layer_token_overhead_us == pytest.approx(0.75, rel=1e-6)
     assert fit.step_overhead_us == pytest.approx(80.0, rel=1e-6)
 
 
@@ -74,7 +77,7 @@ def test_fit_overheads_never_negative():
         for p in synthetic_points()
     ]
     fit = fit_latency_terms(points)
-    assert min(fit.operator_overhead_us, fit.layer_overhead_us, fit.step_overhead_us) >= 0
+    assert min(fit.operator_overhead_us, fit.layer_overhead_us, fit.layer_token_overhead_us, fit.step_overhead_us) >= 0
 
 
 def test_fit_without_points():
@@ -137,7 +140,7 @@ def test_calibrate_keeps_unmeasured_fields(calibrated):
 def test_calibrate_sources_every_measured_field(calibrated):
     path, _ = calibrated
     profile = load_profile(path)
-    for key in ("peak_flops.fp32", "memory_bandwidth_gbs", "efficiency.compute", "operator_overhead_us"):
+    for key in ("peak_flops.fp32", "memory_bandwidth_gbs", "efficiency.compute", "operator_overhead_us", "layer_token_overhead_us"):
         assert profile.sources[key].startswith("measured"), key
 
 

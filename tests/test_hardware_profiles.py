@@ -110,6 +110,8 @@ BAD_PROFILES = [
     ("text for a number", lambda t: t.replace("power_peak_w: 10", "power_peak_w: ten"), 10, "power_peak_w"),
     ("efficiency above one", lambda t: t + "efficiency:\n  compute: 1.5\n", 14, "efficiency.compute"),
     ("yaml syntax error", lambda t: t.replace("memory_gb: 8", "memory_gb: 8: 9"), 8, "memory_gb"),
+    ("unclosed bracket", lambda t: t.replace("kind: cpu", "kind: [cpu"), 2, "kind"),
+    ("unclosed quote", lambda t: t.replace("fp32: 1.0e11", 'fp32: "1.0e11'), 5, "peak_flops.fp32"),
 ]
 
 

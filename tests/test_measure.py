@@ -1,4 +1,4 @@
-"""Measurement of a built model: latency, psutil peak memory, RAPL energy, and measure_candidate.
+"""Measurement of a built model: latency, psutil peak memory, RAPL energy, measure_candidate, and its scheduling.
 
 This machine has no /sys/class/powercap, so the RAPL code path runs against a
 fake powercap folder built in tmp_path: files with the kernel's names and
@@ -10,16 +10,21 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from shinka.campaign.evaluation import measure_candidate
+from shinka.campaign.evaluation import measure_candidate, train_candidate
+from shinka.campaign.scheduler import Evaluation, RayScheduler
 from shinka.hardware.measure import measure_latency, quartiles, release_free_memory, rss_bytes
+from shinka.hardware.profile import load_named_profile
 from shinka.hardware.rapl import RaplReader, find_package_zones
 from shinka.model.arch import arch_from_values
 from shinka.model.transformer import Transformer
+from shinka.proxy.train import TrainSettings
 
 GENES = {"n_layer": 1, "d_model": 64, "n_head": 2, "ffn_mult": 2.0, "vocab_size": 256, "context_length": 16}
 
@@ -169,3 +174,64 @@ def test_quartiles_odd_samples():
 
 def test_quartiles_single_sample():
     assert quartiles([7.0]) == (7.0, 7.0, 7.0)
+
+
+
+def overlapping_pairs(first: list[tuple[float, float]], second: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Return the index pairs (i, j), i != j when both lists are the same list, whose time intervals overlap."""
+    return [
+        (i, j)
+        for i, (start_a, end_a) in enumerate(first)
+        for j, (start_b, end_b) in enumerate(second)
+        if not (first is second and i == j) and start_a < end_b and start_b < end_a
+    ]
+
+
+def test_measurement_never_beside_training(ray_local):
+    """Drive RayScheduler as the campaign loop does: 4 candidates, 2 one-CPU training workers, local Ray on 2 CPUs.
+
+    Training and measurement are the real tasks, wrapped to return their wall-clock
+    start and end. The measurement wrapper replaces the scheduler's private remote
+    function, but the scheduler still submits it with its own resource request.
+    One-block candidates train for 0.4 s and two-block ones for 1.6 s, so a
+    measurement of a one-block candidate is ready while the other worker still
+    trains. With a one-CPU measurement request this test fails.
+    """
+    settings = TrainSettings(train_tokens=512, batch_size=4, sequence_length=16, validation_tokens=256)
+    corpus = np.frombuffer(bytes(range(256)) * 16, dtype=np.uint8).copy()
+
+    def timed_training(arch_dict, train, validation, settings, threads):
+        started = time.time()
+        result = train_candidate(arch_dict, train, validation, settings, threads)
+        time.sleep(max(0.0, 0.4 * len(arch_dict["layers"]) ** 2 - (time.time() - started)))
+        return {**result, "started": started, "ended": time.time()}
+
+    def timed_measurement(*args, **kwargs):
+        from shinka.campaign.scheduler import _measure_with_node
+
+        started = time.time()
+        result = _measure_with_node(*args, **kwargs)
+        return {**result, "started": started, "ended": time.time()}
+
+    scheduler = RayScheduler(
+        ray_local, corpus, corpus, settings, threads=1, workers=2,
+        profiles={"local-cpu": load_named_profile("local-cpu")},
+        measure_options={"batch": 1, "context": 16, "warmup": 0, "repeats": 1},
+        train_function=timed_training,
+    )
+    scheduler._measure_task = ray_local.remote(max_retries=0)(timed_measurement)
+    evaluations = [
+        Evaluation(key=index, arch=arch_from_values({**GENES, "n_layer": 1 + index % 2})) for index in range(4)
+    ]
+    finished = []
+    while len(finished) < len(evaluations):
+        while len(finished) + scheduler.pending() < len(evaluations) and scheduler.can_submit():
+            scheduler.submit(evaluations[len(finished) + scheduler.pending()])
+        finished.append(scheduler.wait())
+
+    trainings = [(e.trained["started"], e.trained["ended"]) for e in finished]
+    measurements = [(e.latency["local-cpu"]["started"], e.latency["local-cpu"]["ended"]) for e in finished]
+    assert all(e.trained["status"] == "ok" for e in finished)
+    assert scheduler.placements[0].options["num_cpus"] == 2
+    assert overlapping_pairs(trainings, trainings), "training never ran in parallel, so no overlap could show"
+    assert overlapping_pairs(measurements, trainings) == []

@@ -36,9 +36,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run microbenchmarks through torch (fp32 and bf16 matrix products, int8 where torch._int_mm "
             "has a CPU kernel, streaming bandwidth, dispatch cost), time reference transformers, fit "
-            "efficiency.compute, efficiency.memory, operator_overhead_us, layer_overhead_us and "
-            "step_overhead_us, and write NAME.yaml with runtime_format fp32. Power comes from RAPL when "
-            "readable, otherwise from the file it replaces or marked estimates. Takes about 20 s on 2 cores."
+            "efficiency.compute, efficiency.memory, operator_overhead_us, layer_overhead_us, "
+            "layer_token_overhead_us and step_overhead_us, and write NAME.yaml with runtime_format fp32. "
+            "Power comes from RAPL when readable, otherwise from the file it replaces or marked estimates. "
+            "Takes about 10 s on 2 cores."
         ),
     )
     calibrate.add_argument("--name", required=True, help="profile name; local-cpu also sets measure: true")
@@ -46,7 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: CPUs this process may use)")
     calibrate.add_argument("--batch", type=_positive_int, default=1, help="sequences per reference pass (default 1)")
     calibrate.add_argument("--context", type=_positive_int, default=64, help="tokens per reference prefill (default 64)")
-    calibrate.add_argument("--quick", action="store_true", help="smaller benchmarks and 3 reference models (a few seconds, coarser fit)")
+    calibrate.add_argument(
+        "--quick", action="store_true",
+        help="smaller benchmarks and 3 reference models timed in one round (a few seconds, coarser fit)",
+    )
     calibrate.set_defaults(handler=_calibrate)
 
 
@@ -89,7 +93,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"  efficiency: compute {profile.efficiency.compute:.3g}, memory {profile.efficiency.memory:.3g}")
     print(
         f"  overhead us: operator {profile.operator_overhead_us:.3g}, layer {profile.layer_overhead_us:.3g}, "
-        f"step {profile.step_overhead_us:.3g}"
+        f"layer and token {profile.layer_token_overhead_us:.3g}, step {profile.step_overhead_us:.3g}"
     )
     print(f"  fit on {len(fit.relative_errors)} reference passes: median absolute error {fit.median_abs_error:.1%}")
     return 0

@@ -4,7 +4,7 @@ Two steps. Microbenchmarks (shinka.hardware.microbench) give the peaks: fp32
 and bf16 matrix-product FLOP/s, int8 OP/s where torch._int_mm has a CPU
 kernel, and streaming bandwidth. Then a fit sets the latency terms that spec
 numbers cannot give. It times the decode and prefill of reference
-transformers, and picks efficiency.compute, efficiency.memory and the three
+transformers, and picks efficiency.compute, efficiency.memory and the four
 overheads that minimize the squared relative error of the roofline latency
 against those times (see fit_latency_terms).
 """
@@ -60,18 +60,30 @@ EFFICIENCY_GRID = np.geomspace(0.02, 1.0, 40)
 
 @dataclass(frozen=True)
 class Sizes:
-    """Problem sizes of one calibration run."""
+    """Problem sizes of one calibration run.
+
+    Each reference is timed once per round, rounds run one after another, and
+    the fastest round counts. Interference from other processes comes in
+    bursts, so separate rounds give each reference more than one chance at a
+    quiet spell.
+    """
 
     matmul_sizes: tuple[int, ...]
     stream_bytes: int
     references: int
     warmup: int
     repeats: int
+    rounds: int
 
 
-FULL = Sizes(matmul_sizes=(256, 512, 1024), stream_bytes=256 * 2**20, references=len(REFERENCE_GENES), warmup=2, repeats=5)
+FULL = Sizes(
+    matmul_sizes=(256, 512, 1024), stream_bytes=256 * 2**20, references=len(REFERENCE_GENES), warmup=2, repeats=5,
+    rounds=3,
+)
 # Quick mode keeps the stream above a 32 MiB last-level cache but does not fit the terms as well.
-QUICK = Sizes(matmul_sizes=(128, 256), stream_bytes=64 * 2**20, references=QUICK_REFERENCES, warmup=1, repeats=2)
+QUICK = Sizes(
+    matmul_sizes=(128, 256), stream_bytes=64 * 2**20, references=QUICK_REFERENCES, warmup=1, repeats=2, rounds=1
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ class LatencyFit:
     efficiency_memory: float
     operator_overhead_us: float
     layer_overhead_us: float
+    layer_token_overhead_us: float
     step_overhead_us: float
     relative_errors: tuple[float, ...]  # (predicted - measured) / measured per point
 
@@ -105,18 +118,20 @@ def fit_latency_terms(points: list[ReferencePoint]) -> LatencyFit:
 
     Each pair (efficiency.compute, efficiency.memory) on EFFICIENCY_GRID fixes
     the roofline part, sum(max(compute_s / e_c, memory_s / e_m)). The rest of
-    each latency is linear in the three overheads:
-    kernels * operator + layers * layer + 1 * step. Non-negative least squares
-    (scipy.optimize.nnls) solves for them, with every row divided by its
-    measured latency so that the error is relative. The pair with the smallest
-    residual wins.
+    each latency is linear in the four overheads:
+    kernels * operator + layers * layer + layers * tokens * layer_token + 1 * step.
+    Non-negative least squares (scipy.optimize.nnls) solves for them, with
+    every row divided by its measured latency so that the error is relative.
+    The pair with the smallest residual wins.
     """
     if not points:
         raise ValueError("no reference points to fit")
     measured = np.array([p.measured_s for p in points])  # (P,)
     compute = [np.array([op.compute_s for op in p.terms.operators]) for p in points]
     memory = [np.array([op.memory_s for op in p.terms.operators]) for p in points]
-    counts = np.array([[p.terms.kernels, p.terms.layers, 1.0] for p in points])  # (P, 3)
+    counts = np.array(
+        [[p.terms.kernels, p.terms.layers, p.terms.layers * p.terms.tokens, 1.0] for p in points]
+    )  # (P, 4)
     design = counts * 1e-6 / measured[:, None]  # overheads in us -> relative seconds
     best: tuple[float, float, float, np.ndarray] | None = None
     for e_c in EFFICIENCY_GRID:
@@ -135,7 +150,8 @@ def fit_latency_terms(points: list[ReferencePoint]) -> LatencyFit:
         efficiency_memory=float(e_m),
         operator_overhead_us=float(overheads[0]),
         layer_overhead_us=float(overheads[1]),
-        step_overhead_us=float(overheads[2]),
+        layer_token_overhead_us=float(overheads[2]),
+        step_overhead_us=float(overheads[3]),
         relative_errors=tuple(float(x) for x in (predicted - measured) / measured),
     )
 
@@ -143,21 +159,33 @@ def fit_latency_terms(points: list[ReferencePoint]) -> LatencyFit:
 def reference_points(
     profile: HardwareProfile, sizes: Sizes, *, threads: int, batch: int, context: int, seed: int = 0
 ) -> list[ReferencePoint]:
-    """Build, time and describe the reference transformers (random weights, seeded) on this machine."""
-    points = []
-    for index, genes in enumerate(REFERENCE_GENES[: sizes.references]):
+    """Build, time and describe the reference transformers (random weights, seeded) on this machine.
+
+    Each phase's latency is the fastest of `sizes.rounds` rounds of measure_latency medians.
+    """
+    genes_list = REFERENCE_GENES[: sizes.references]
+    archs, models = [], []
+    for index, genes in enumerate(genes_list):
         arch = arch_from_values({"vocab_size": 256, "context_length": context, **genes})
         torch.manual_seed(seed + index)
-        model = Transformer(arch)
-        timed = measure_latency(
-            model, batch=batch, context=context, warmup=sizes.warmup, repeats=sizes.repeats, threads=threads
-        )
+        archs.append(arch)
+        models.append(Transformer(arch))
+    fastest = [{"decode": math.inf, "prefill": math.inf} for _ in models]
+    for _ in range(sizes.rounds):
+        for model, best in zip(models, fastest):
+            timed = measure_latency(
+                model, batch=batch, context=context, warmup=sizes.warmup, repeats=sizes.repeats, threads=threads
+            )
+            best["decode"] = min(best["decode"], timed["latency_ms_per_token_decode"] * 1e-3)
+            best["prefill"] = min(best["prefill"], timed["latency_ms_prefill"] * 1e-3)
+    points = []
+    for genes, arch, best in zip(genes_list, archs, fastest):
         label = ",".join(f"{key}={value}" for key, value in genes.items())
-        decode = pass_terms(arch, profile, decode_operators(arch, batch, context))
-        prefill = pass_terms(arch, profile, prefill_operators(arch, batch, context))
-        points.append(ReferencePoint(label, "decode", decode, timed["latency_ms_per_token_decode"] * 1e-3))
-        points.append(ReferencePoint(label, "prefill", prefill, timed["latency_ms_prefill"] * 1e-3))
-        logger.debug("reference %s: %s", label, dict(timed))
+        decode = pass_terms(arch, profile, decode_operators(arch, batch, context), tokens=batch)
+        prefill = pass_terms(arch, profile, prefill_operators(arch, batch, context), tokens=batch * context)
+        points.append(ReferencePoint(label, "decode", decode, best["decode"]))
+        points.append(ReferencePoint(label, "prefill", prefill, best["prefill"]))
+        logger.debug("reference %s: %s", label, best)
     return points
 
 
@@ -298,7 +326,7 @@ def calibrate(
     data["efficiency"] = Efficiency(
         compute=_significant(fit.efficiency_compute), memory=_significant(fit.efficiency_memory)
     ).model_dump()
-    for key in ("operator_overhead_us", "layer_overhead_us", "step_overhead_us"):
+    for key in ("operator_overhead_us", "layer_overhead_us", "layer_token_overhead_us", "step_overhead_us"):
         data[key] = _significant(getattr(fit, key))
     fitted = f"{measured}: fitted to decode and prefill of {len(points) // 2} reference transformers (batch {batch}, context {context})"
     sources.update({
@@ -308,6 +336,7 @@ def calibrate(
         "efficiency.memory": fitted,
         "operator_overhead_us": fitted,
         "layer_overhead_us": fitted,
+        "layer_token_overhead_us": fitted,
         "step_overhead_us": fitted,
         "runtime_format": "eager PyTorch stores fake-quantized weights, activations and KV cache in fp32",
     })

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shinka.errors import UserError
@@ -67,6 +68,10 @@ class HardwareProfile(BaseModel):
     layer_overhead_us: float = Field(
         0.0, ge=0, allow_inf_nan=False,
         description="fixed cost per transformer block of the small operators the cost model leaves out, us",
+    )
+    layer_token_overhead_us: float = Field(
+        0.0, ge=0, allow_inf_nan=False,
+        description="cost per transformer block and token of the elementwise operators the cost model leaves out, us",
     )
     step_overhead_us: float = Field(
         0.0, ge=0, allow_inf_nan=False, description="fixed cost per forward pass (framework entry, embedding), us"
@@ -241,19 +246,44 @@ def load_profile(path: str | Path) -> HardwareProfile:
 
 
 def _with_syntax_field(error: UserError, path: Path) -> UserError:
-    """Name the key on the line of a YAML syntax error, when that line starts with one."""
+    """Name the key whose value the YAML parser was reading when it stopped.
+
+    The search starts at the line where the unfinished construct began (an
+    unclosed bracket or quote, from PyYAML's context mark), else at the error
+    line, and takes the nearest line at or above it that starts with a key.
+    Its parents, found by indentation, make the dotted field path, such as
+    `peak_flops.fp32`. The error then points at that key's line and reports
+    where the parser stopped.
+    """
     if error.line is None or error.field is not None or not error.message.startswith("invalid YAML"):
         return error
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return error
-    if not 1 <= error.line <= len(lines):
+    lines = text.splitlines()
+    start = error.line
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as parse_error:
+        context = getattr(parse_error, "context_mark", None)
+        if context is not None and context.line + 1 < start:
+            start = context.line + 1
+    key_line = re.compile(r"^(\s*)([A-Za-z0-9_.-]+)\s*:")
+    index = min(start, len(lines)) - 1
+    while index >= 0 and key_line.match(lines[index]) is None:
+        index -= 1
+    if index < 0:
         return error
-    match = re.match(r"\s*([A-Za-z0-9_.-]+)\s*:", lines[error.line - 1])
-    if match is None:
-        return error
-    return UserError(error.message, file=path, line=error.line, field=match.group(1), allowed=error.allowed)
+    match = key_line.match(lines[index])
+    keys, indent = [match.group(2)], len(match.group(1))
+    for above in reversed(lines[:index]):
+        parent = key_line.match(above)
+        if parent is not None and len(parent.group(1)) < indent:
+            keys.insert(0, parent.group(2))
+            indent = len(parent.group(1))
+    message = error.message if index + 1 == error.line else f"{error.message} (the parser stopped at line {error.line})"
+    return UserError(message, file=path, line=index + 1, field=".".join(keys), allowed=error.allowed)
 
 
 def profile_path(name: str, directory: Path | None = None) -> Path:

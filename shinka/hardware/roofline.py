@@ -1,8 +1,9 @@
 """Roofline estimates of latency, energy and memory from cost-model operators and a profile.
 
 Each operator of a forward pass takes max(compute time, memory time) plus a
-fixed cost per kernel it launches. Each transformer block and each forward
-pass add fixed costs of their own. docs/hardware_profiles.md gives the formulas.
+fixed cost per kernel it launches. Each transformer block adds a fixed cost and
+a cost per token it processes, and each forward pass a fixed cost of its own.
+docs/hardware_profiles.md gives the formulas.
 """
 
 from __future__ import annotations
@@ -45,10 +46,15 @@ class OperatorTerms:
 
 @dataclass(frozen=True)
 class PassTerms:
-    """Roofline inputs of one forward pass (a decode step or a prefill)."""
+    """Roofline inputs of one forward pass (a decode step or a prefill).
+
+    tokens is the number of token positions each block processes: batch for a
+    decode step, batch * context for a prefill.
+    """
 
     operators: tuple[OperatorTerms, ...]
     layers: int
+    tokens: int
 
     @property
     def kernels(self) -> int:
@@ -82,8 +88,11 @@ def _runtime_traffic(
     return op.weights * element + activation
 
 
-def pass_terms(arch: ArchConfig, profile: HardwareProfile, operators: list[Operator]) -> PassTerms:
+def pass_terms(arch: ArchConfig, profile: HardwareProfile, operators: list[Operator], *, tokens: int) -> PassTerms:
     """Return the roofline inputs of `operators` (from decode_operators or prefill_operators) on `profile`.
+
+    `tokens` is the number of positions the pass processes: batch for a decode
+    step, batch * context for a prefill.
 
     Weights move at their layer's format and the KV cache at the genome's KV
     bits and window, as the cost model counts them. A profile with
@@ -91,6 +100,8 @@ def pass_terms(arch: ArchConfig, profile: HardwareProfile, operators: list[Opera
     such a runtime stores weights dequantized (eager PyTorch keeps fp32).
     """
     projections = _projections_by_operator(arch)
+    # NOTE: every byte moves at DRAM bandwidth, even for a model that fits in cache. For such
+    # models only a calibrated efficiency.memory (at most 1) absorbs the faster cache.
     bandwidth = profile.memory_bandwidth_gbs * 1e9  # bytes/s
     terms = []
     for op in operators:
@@ -110,7 +121,7 @@ def pass_terms(arch: ArchConfig, profile: HardwareProfile, operators: list[Opera
         terms.append(
             OperatorTerms(op.name, arithmetic, op.flops, dequant_flops, traffic, compute_s, traffic / bandwidth, kernels)
         )
-    return PassTerms(tuple(terms), arch.n_layer)
+    return PassTerms(tuple(terms), arch.n_layer, tokens)
 
 
 def _dequant_peak(profile: HardwareProfile) -> float:
@@ -123,13 +134,14 @@ def pass_seconds(terms: PassTerms, profile: HardwareProfile) -> float:
 
     Sum over operators of max(compute_s / efficiency.compute, memory_s /
     efficiency.memory) + kernels * operator_overhead_us, plus layers *
-    layer_overhead_us and one step_overhead_us.
+    (layer_overhead_us + tokens * layer_token_overhead_us) and one step_overhead_us.
     """
     seconds = 0.0
     for op in terms.operators:
         seconds += max(op.compute_s / profile.efficiency.compute, op.memory_s / profile.efficiency.memory)
         seconds += op.kernels * profile.operator_overhead_us * 1e-6
     seconds += terms.layers * profile.layer_overhead_us * 1e-6
+    seconds += terms.layers * terms.tokens * profile.layer_token_overhead_us * 1e-6
     return seconds + profile.step_overhead_us * 1e-6
 
 
@@ -182,8 +194,8 @@ def estimate(arch: ArchConfig, profile: HardwareProfile, batch: int = 1, context
     memory_gb, else 0.0. Every value's source is "estimated".
     """
     context = context or arch.context_length
-    decode = pass_terms(arch, profile, decode_operators(arch, batch, context))
-    prefill = pass_terms(arch, profile, prefill_operators(arch, batch, context))
+    decode = pass_terms(arch, profile, decode_operators(arch, batch, context), tokens=batch)
+    prefill = pass_terms(arch, profile, prefill_operators(arch, batch, context), tokens=batch * context)
     decode_seconds = pass_seconds(decode, profile)
     prefill_seconds = pass_seconds(prefill, profile)
     memory = memory_bytes(arch, profile, batch, context)
