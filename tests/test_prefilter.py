@@ -40,3 +40,8 @@ def test_infeasible_never_trained(tmp_path, ray_local):
     client = MlflowClient(result.tracking_uri)
     history = client.get_metric_history(result.parent_run_id, "prefiltered")
     assert history[-1].value == len(rejected)
+
+    # `shinka status` reports them too.
+    from shinka.cli.status import campaign_status
+
+    assert campaign_status(str(result.campaign_dir))["prefiltered"] == len(rejected)

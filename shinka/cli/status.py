@@ -40,6 +40,8 @@ def campaign_status(campaign_dir: str) -> dict:
         if record.get("status") != "ok":
             kind = record.get("failure_kind") or "error"
             failures[kind] = failures.get(kind, 0) + 1
+    prefiltered = campaign.path / "prefiltered.jsonl"
+    prefiltered_count = len(prefiltered.read_text().splitlines()) if prefiltered.is_file() else 0
     journal = campaign.path / "journal.jsonl"
     last_write = journal.stat().st_mtime if journal.is_file() else None
     return {
@@ -52,6 +54,7 @@ def campaign_status(campaign_dir: str) -> dict:
         "feasible": counts["feasible"],
         "failed": counts["failed"],
         "failures": failures,
+        "prefiltered": prefiltered_count,
         "front_size": counts["front_size"],
         "hypervolume": counts["hypervolume"],
         "best": {o: {"candidate_id": cid, "value": value}
@@ -75,6 +78,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"state      {state}")
     print(f"evaluated  {status['evaluated']} of {status['budget']} "
           f"({status['feasible']} feasible, {status['failed']} failed)")
+    if status["prefiltered"]:
+        print(f"prefiltered {status['prefiltered']} proposals broke a constraint and were never trained")
     if status["failures"]:
         print("failures   " + ", ".join(f"{kind}: {count}" for kind, count in sorted(status["failures"].items())))
     print(f"front      {status['front_size']} candidates, hypervolume {status['hypervolume']:.4g} "
