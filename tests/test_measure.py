@@ -191,8 +191,8 @@ def test_measurement_never_beside_training(ray_local):
     """Drive RayScheduler as the campaign loop does: 4 candidates, 2 one-CPU training workers, local Ray on 2 CPUs.
 
     Training and measurement are the real tasks, wrapped to return their wall-clock
-    start and end. The measurement wrapper replaces the scheduler's private remote
-    function, but the scheduler still submits it with its own resource request.
+    start and end. The measurement wrapper goes in through `measure_function`, and
+    the scheduler submits it with its own resource request.
     One-block candidates train for 0.4 s and two-block ones for 1.6 s, so a
     measurement of a one-block candidate is ready while the other worker still
     trains. With a one-CPU measurement request this test fails.
@@ -217,9 +217,8 @@ def test_measurement_never_beside_training(ray_local):
         ray_local, corpus, corpus, settings, threads=1, workers=2,
         profiles={"local-cpu": load_named_profile("local-cpu")},
         measure_options={"batch": 1, "context": 16, "warmup": 0, "repeats": 1},
-        train_function=timed_training,
+        train_function=timed_training, measure_function=timed_measurement,
     )
-    scheduler._measure_task = ray_local.remote(max_retries=0)(timed_measurement)
     evaluations = [
         Evaluation(key=index, arch=arch_from_values({**GENES, "n_layer": 1 + index % 2})) for index in range(4)
     ]

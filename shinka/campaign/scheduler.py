@@ -108,7 +108,9 @@ class RayScheduler:
         measure_options: dict[str, Any],
         max_retries: int = 2,
         train_function: Callable[..., dict[str, Any]] | None = None,
+        measure_function: Callable[..., dict[str, Any]] | None = None,
     ) -> None:
+        """Prepare the Ray tasks; `train_function` and `measure_function` replace what runs inside them (tests)."""
         from shinka.campaign.evaluation import train_candidate
 
         self.ray = ray
@@ -120,7 +122,7 @@ class RayScheduler:
         cpus_per_node = min(largest_node, self.workers * threads)
         self.placements, self.estimated_profiles = measurement_placements(ray, profiles, cpus_per_node)
         self._train_task = ray.remote(num_cpus=threads, max_retries=max_retries)(train_function or train_candidate)
-        self._measure_task = ray.remote(max_retries=max_retries)(_measure_with_node)
+        self._measure_task = ray.remote(max_retries=max_retries)(measure_function or _measure_with_node)
         self._train_ref = ray.put(train)
         self._validation_ref = ray.put(validation)
         self.settings = settings
