@@ -60,7 +60,7 @@ class NSGA2(Strategy):
                 operator, parents = "crossover+mutation", (first.id, second.id)
             else:
                 child, operator, parents = first, "mutation", (first.id,)
-            child = mutate(child, self.space, self.mutation_probability, self.rng)
+            child = self.space.canonical(mutate(child, self.space, self.mutation_probability, self.rng))
             if child.id not in self.seen and self.space.is_valid(child):
                 self.seen.add(child.id)
                 return Proposal(genome=child, parents=parents, operator=operator, info={"generation": self.generation})
