@@ -242,3 +242,19 @@ def test_front_model_favours_front_values():
     assert share_b > 0.8
     assert all(r["c"] == 0.5 for r in results)
     assert apply_operator("front_model", parent, space, rng, ArchiveView(front=front[:1], evaluated=evaluated)) is None
+
+
+def test_front_model_uses_good_set():
+    space = search_space_from_dict({"name": "g", "kind": "generic", "genes": {"a": [1, 2, 3, 4], "b": ["x", "y", "z"]}})
+    rng = random.Random(0)
+    front = [space.canonical({"a": 4, "b": "y"}), space.canonical({"a": 4, "b": "z"})]
+    good = [space.canonical({"a": 2, "b": "x"}), space.canonical({"a": 2, "b": "x"})]
+    evaluated = front + good + [space.sample(rng) for _ in range(40)]
+    parent = space.canonical({"a": 1, "b": "z"})
+    with_good = ArchiveView(front=front, evaluated=evaluated, good=good)
+    results = [apply_operator("front_model", parent, space, rng, with_good) for _ in range(300)]
+    assert sum(r["a"] == 2 for r in results) / len(results) > 0.8
+    assert sum(r["b"] == "x" for r in results) / len(results) > 0.8
+    front_only = ArchiveView(front=front, evaluated=evaluated)
+    results = [apply_operator("front_model", parent, space, rng, front_only) for _ in range(300)]
+    assert sum(r["a"] == 4 for r in results) / len(results) > 0.8

@@ -13,6 +13,7 @@ from shinka.campaign.config import StrategyConfig
 from shinka.search.base import make_strategy
 from shinka.search.novelty import nearest_distance, rejection_reason
 from shinka.search.optuna_strategy import OptunaStrategy, element_parameter
+from shinka.search.selection import rank_positions
 from shinka.search.settings import OptunaSettings, ShinkaSettings
 from shinka.search.shinka_evolve import ShinkaEvolve
 from shinka.space import load_search_space
@@ -304,3 +305,22 @@ def test_optuna_tell_infeasible_marks_trial():
     assert trial.values[1] > 5.0
     assert third.genome.id in strategy.seen
     assert strategy.known[third.genome.id] is None
+
+
+def test_shinka_good_set_is_best_share():
+    strategy = ShinkaEvolve(generic_space(), 2, 0, ShinkaSettings(model_good_share=0.25))
+    run(strategy, generic_objectives, 40)
+    good = strategy._good_set()
+    assert len(good) == 10
+    positions = rank_positions(np.stack(strategy.all_values))
+    best = {genome.id for genome, position in zip(strategy.all_genomes, positions) if position < 10}
+    assert {genome.id for genome in good} == best
+
+
+def test_shinka_model_probability_one_uses_front_model():
+    settings = ShinkaSettings(model_probability=1.0, crossover_probability=0.0, initial_random=6)
+    strategy = ShinkaEvolve(generic_space(), 2, 0, settings)
+    proposals = run(strategy, generic_objectives, 60)
+    offspring = [p.operator for p in proposals[10:] if p.operator != "random"]
+    assert len(offspring) > 20
+    assert set(offspring) == {"front_model"}

@@ -53,12 +53,13 @@ COMPRESSION_GENES: dict[str, str] = {
     "sparsity_embedding": "sparsity",
 }
 
-# Sharpens front_model's density-ratio weights toward the most front-like
-# values. Powers of 1, 2, 4 and 8 were compared on
-# benchmarks/search_efficiency.py over 8 seeds. 4 gave the highest median
-# hypervolume at 100, 200 and 400 evaluations, by margins close to the
+# Sharpens front_model's density-ratio weights toward the values most common
+# in the good set. With the good set as the front, 4 was best of 1, 2, 4 and 8.
+# With the good set as the best quarter of evaluated genomes (the
+# `model_good_share` default), 6 was best of 2 to 12 on
+# benchmarks/search_efficiency.py, seeds 5 to 12, by margins close to the
 # seed-to-seed spread (see docs/benchmarks.md).
-FRONT_MODEL_POWER = 4.0
+FRONT_MODEL_POWER = 6.0
 
 LAYER_OPERATORS = ("layer_insert", "layer_delete", "layer_duplicate")
 # Operators that read the search history (see ArchiveView).
@@ -68,10 +69,18 @@ OPERATORS = ("resample", "step", "compress") + LAYER_OPERATORS + ARCHIVE_OPERATO
 
 @dataclass
 class ArchiveView:
-    """What archive-informed operators read: the global non-dominated genomes and every evaluated genome."""
+    """What archive-informed operators read: the global non-dominated genomes, every evaluated genome, and the good set.
+
+    `good` is the share of evaluated genomes that front_model treats as good
+    (the first by Pareto rank, then crowding distance). When it is empty,
+    the front serves as the good set.
+    """
 
     front: list[Genome] = field(default_factory=list)
     evaluated: list[Genome] = field(default_factory=list)
+    good: list[Genome] = field(default_factory=list)
+    # front_model's weights per gene; valid while the lists above stay unchanged.
+    model_weights: dict[str, list[float]] = field(default_factory=dict, repr=False, compare=False)
 
 
 Operator = Callable[[Genome, SearchSpace, random.Random, ArchiveView], "Genome | None"]
@@ -329,11 +338,16 @@ def _value_key(value: Any) -> str:
     return repr(value)
 
 
-def _density_ratio_weights(name: str, choices: Sequence[Any], archive: ArchiveView) -> list[float]:
-    """Return l(v) / g(v) per choice v of gene `name`, with Laplace-smoothed frequencies on the front (l) and overall (g)."""
+def _density_ratio_weights(name: str, choices: Sequence[Any], archive: ArchiveView,
+                           good_set: Sequence[Genome] | None = None) -> list[float]:
+    """Return l(v) / g(v) per choice v of gene `name`, with Laplace-smoothed frequencies in the good set (l) and overall (g).
+
+    The good set is `good_set` when given, else the front.
+    """
+    members = archive.front if good_set is None else good_set
     on_front: dict[str, int] = {}
     overall: dict[str, int] = {}
-    for member in archive.front:
+    for member in members:
         key = _value_key(member[name])
         on_front[key] = on_front.get(key, 0) + 1
     for member in archive.evaluated:
@@ -343,7 +357,7 @@ def _density_ratio_weights(name: str, choices: Sequence[Any], archive: ArchiveVi
     weights = []
     for value in choices:
         key = _value_key(value)
-        good = (on_front.get(key, 0) + 1) / (len(archive.front) + size)
+        good = (on_front.get(key, 0) + 1) / (len(members) + size)
         seen = (overall.get(key, 0) + 1) / (len(archive.evaluated) + size)
         weights.append(good / seen)
     return weights
@@ -377,7 +391,8 @@ def front_resample(genome: Genome, space: SearchSpace, rng: random.Random, archi
 def front_model(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Redraw every discrete gene independently with weight (l(v) / g(v)) ** FRONT_MODEL_POWER (see front_resample).
 
-    The current value is one of the candidates. Continuous genes keep the
+    Here l counts values in `archive.good` when it is not empty, else on the
+    front. The current value is one of the candidates. Continuous genes keep the
     parent's value, and so do per-layer genes. Needs at least two front members.
     """
     if archive is None or len(archive.front) < 2:
@@ -385,11 +400,15 @@ def front_model(genome: Genome, space: SearchSpace, rng: random.Random, archive:
     names = _discrete_scalar_genes(space)
     if not names:
         return None
+    good_set = archive.good or archive.front
     changes = {}
     for name in names:
         choices = list(all_values(space.genes[name]))
-        weights = _density_ratio_weights(name, choices, archive)
-        changes[name] = rng.choices(choices, weights=[w ** FRONT_MODEL_POWER for w in weights])[0]
+        weights = archive.model_weights.get(name)
+        if weights is None:
+            ratios = _density_ratio_weights(name, choices, archive, good_set)
+            weights = archive.model_weights[name] = [w ** FRONT_MODEL_POWER for w in ratios]
+        changes[name] = rng.choices(choices, weights=weights)[0]
     return space.canonical(genome.replace(**changes))
 
 

@@ -10,7 +10,10 @@ offspring is made by:
 2. with `crossover_probability`, a uniform crossover with an inspiration (one
    of the island's top_k members, or a member of the global non-dominated
    archive),
-3. one mutation operator (operators.py) picked by a bandit (bandit.py),
+3. one mutation operator (operators.py): with `model_probability`,
+   front_model (each discrete gene redrawn from a TPE-like model whose good
+   set is the best `model_good_share` of all evaluated genomes), otherwise
+   one picked by a bandit (bandit.py); both paths reward the operator's arm,
 4. novelty rejection (novelty.py): a repeat, or an offspring too close to its
    nearest island member, is redrawn, up to `novelty_tries` draws, and then a
    fresh random genome is proposed instead.
@@ -24,6 +27,7 @@ evaluations, islands pass copies of front members along a ring.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +39,7 @@ from shinka.search.hypervolume import bounds_of, hypervolume_gain, normalized_hy
 from shinka.search.islands import Island, Member, migrate
 from shinka.search.novelty import rejection_reason
 from shinka.search.operators import ArchiveView, apply_operator, available_operators
-from shinka.search.selection import select_parent
+from shinka.search.selection import rank_positions, select_parent
 from shinka.search.settings import ShinkaSettings
 from shinka.search.variation import uniform_crossover
 from shinka.space.genome import Genome
@@ -60,6 +64,7 @@ class ShinkaEvolve(Strategy):
         s = self.settings
         self.islands = [Island(index, s.archive_size) for index in range(s.islands)]
         self.operators = available_operators(space, s.operators) or ["resample"]
+        self._use_model = "front_model" in self.operators
         self.bandit = make_bandit(s.bandit, self.operators, self.rng, s.bandit_exploration)
         self.asked = 0
         self.evaluated = 0
@@ -67,6 +72,8 @@ class ShinkaEvolve(Strategy):
         self.all_values: list[np.ndarray] = []
         self.all_genomes: list[Genome] = []
         self._front_cache: list[Genome] | None = None
+        self._good_cache: list[Genome] | None = None
+        self._view_cache: ArchiveView | None = None
         self.rejections = {"duplicate": 0, "too_close": 0, "invalid": 0, "not_applicable": 0}
         self.random_fallbacks = 0
         self.migrations = 0
@@ -110,7 +117,10 @@ class ShinkaEvolve(Strategy):
                 if partner is not None and partner.id != child.id:
                     child = uniform_crossover(child, partner, self.rng)
                     parents.append(partner.id)
-            operator = self.bandit.choose()
+            if self._use_model and self.rng.random() < s.model_probability:
+                operator = "front_model"
+            else:
+                operator = self.bandit.choose()
             mutated = apply_operator(operator, child, self.space, self.rng, self._archive_view())
             if mutated is None:
                 self.rejections["not_applicable"] += 1
@@ -144,8 +154,20 @@ class ShinkaEvolve(Strategy):
             self._front_cache = [genome for genome, on_front in zip(self.all_genomes, mask) if on_front]
         return self._front_cache
 
+    def _good_set(self) -> list[Genome]:
+        """Return the first max(2, ceil(model_good_share * n)) of the n evaluated genomes by Pareto rank, then crowding distance."""
+        if self._good_cache is None:
+            if not self.all_values:
+                return []
+            positions = rank_positions(np.stack(self.all_values))
+            count = max(2, math.ceil(self.settings.model_good_share * len(positions)))
+            self._good_cache = [genome for genome, position in zip(self.all_genomes, positions) if position < count]
+        return self._good_cache
+
     def _archive_view(self) -> ArchiveView:
-        return ArchiveView(front=self._global_front(), evaluated=self.all_genomes)
+        if self._view_cache is None:
+            self._view_cache = ArchiveView(front=self._global_front(), evaluated=self.all_genomes, good=self._good_set())
+        return self._view_cache
 
     # -- tell -----------------------------------------------------------------
 
@@ -167,6 +189,8 @@ class ShinkaEvolve(Strategy):
         self.all_values.append(point)
         self.all_genomes.append(genome)
         self._front_cache = None
+        self._good_cache = None
+        self._view_cache = None
         island.add(Member(genome=genome, values=point))
         self._maybe_migrate()
 
