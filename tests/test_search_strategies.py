@@ -12,6 +12,7 @@ import pytest
 from shinka.campaign.config import StrategyConfig
 from shinka.search.base import make_strategy
 from shinka.search.novelty import nearest_distance, rejection_reason
+from shinka.search.operators import model_gene_share
 from shinka.search.optuna_strategy import OptunaStrategy, element_parameter
 from shinka.search.selection import rank_positions
 from shinka.search.settings import OptunaSettings, ShinkaSettings
@@ -318,9 +319,22 @@ def test_shinka_good_set_is_best_share():
 
 
 def test_shinka_model_probability_one_uses_front_model():
+    # Every gene of this space is discrete and global, so front_model can redraw all of them.
+    space = search_space_from_dict({"name": "discrete", "genes": {"a": [1, 2, 3, 4], "b": ["x", "y", "z"], "c": [0, 1]}})
     settings = ShinkaSettings(model_probability=1.0, crossover_probability=0.0, initial_random=6)
-    strategy = ShinkaEvolve(generic_space(), 2, 0, settings)
-    proposals = run(strategy, generic_objectives, 60)
-    offspring = [p.operator for p in proposals[10:] if p.operator != "random"]
-    assert len(offspring) > 20
+    strategy = ShinkaEvolve(space, 2, 0, settings)
+    proposals = run(strategy, lambda g: np.array([g["a"] + g["c"], -g["a"] + (g["b"] == "y")], dtype=float), 20)
+    offspring = [p.operator for p in proposals[6:] if p.operator != "random"]
+    assert len(offspring) > 5
     assert set(offspring) == {"front_model"}
+
+
+def test_shinka_model_probability_scaled_by_gene_share():
+    # generic_space has three float genes of five varying genes, which front_model leaves alone.
+    space = generic_space()
+    settings = ShinkaSettings(model_probability=1.0)
+    strategy = ShinkaEvolve(space, 2, 0, settings)
+    assert strategy._model_probability == pytest.approx(model_gene_share(space))
+    assert 0.0 < model_gene_share(space) < 1.0
+    without = ShinkaEvolve(space, 2, 0, ShinkaSettings(operators=["resample", "step"]))
+    assert without._model_probability == 0.0

@@ -367,6 +367,12 @@ def _discrete_scalar_genes(space: SearchSpace) -> list[str]:
     return [n for n in _varying_genes(space) if isinstance(space.genes[n], (CategoricalGene, IntGene))]
 
 
+def model_gene_share(space: SearchSpace) -> float:
+    """Return the share of the space's varying genes that front_model redraws (discrete genes that are not per layer)."""
+    varying = _varying_genes(space)
+    return len(_discrete_scalar_genes(space)) / len(varying) if varying else 0.0
+
+
 def front_resample(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:
     """Redraw one discrete gene, favouring values more frequent on the front than among all evaluated genomes.
 

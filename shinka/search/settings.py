@@ -52,7 +52,8 @@ class ShinkaSettings(BaseModel):
     )
     model_probability: float = Field(
         0.85, ge=0, le=1,
-        description="chance an offspring is made by front_model without asking the bandit (when front_model is an operator)",
+        description="chance an offspring is made by front_model without asking the bandit, times the share of genes "
+        "front_model redraws (discrete, not per layer); 0 when front_model is not an operator",
     )
     bandit: Literal["ucb1", "thompson"] = Field("ucb1", description="operator selection bandit")
     bandit_exploration: float = Field(1.414, ge=0, description="ucb1: exploration constant c")

@@ -10,7 +10,8 @@ offspring is made by:
 2. with `crossover_probability`, a uniform crossover with an inspiration (one
    of the island's top_k members, or a member of the global non-dominated
    archive),
-3. one mutation operator (operators.py): with `model_probability`,
+3. one mutation operator (operators.py): with `model_probability` times
+   the share of genes that front_model can redraw (discrete, not per layer),
    front_model (each discrete gene redrawn from a TPE-like model whose good
    set is the best `model_good_share` of all evaluated genomes), otherwise
    one picked by a bandit (bandit.py); both paths reward the operator's arm,
@@ -38,7 +39,7 @@ from shinka.search.base import Proposal, Strategy
 from shinka.search.hypervolume import bounds_of, hypervolume_gain, normalized_hypervolume
 from shinka.search.islands import Island, Member, migrate
 from shinka.search.novelty import rejection_reason
-from shinka.search.operators import ArchiveView, apply_operator, available_operators
+from shinka.search.operators import ArchiveView, apply_operator, available_operators, model_gene_share
 from shinka.search.selection import rank_positions, select_parent
 from shinka.search.settings import ShinkaSettings
 from shinka.search.variation import uniform_crossover
@@ -64,7 +65,9 @@ class ShinkaEvolve(Strategy):
         s = self.settings
         self.islands = [Island(index, s.archive_size) for index in range(s.islands)]
         self.operators = available_operators(space, s.operators) or ["resample"]
-        self._use_model = "front_model" in self.operators
+        # front_model leaves float and per-layer genes alone, so it makes offspring directly only in
+        # proportion to the genes it can redraw; the bandit picks the operator for the rest.
+        self._model_probability = s.model_probability * model_gene_share(space) if "front_model" in self.operators else 0.0
         self.bandit = make_bandit(s.bandit, self.operators, self.rng, s.bandit_exploration)
         self.asked = 0
         self.evaluated = 0
@@ -117,7 +120,7 @@ class ShinkaEvolve(Strategy):
                 if partner is not None and partner.id != child.id:
                     child = uniform_crossover(child, partner, self.rng)
                     parents.append(partner.id)
-            if self._use_model and self.rng.random() < s.model_probability:
+            if self.rng.random() < self._model_probability:
                 operator = "front_model"
             else:
                 operator = self.bandit.choose()
