@@ -45,3 +45,30 @@ def test_infeasible_never_trained(tmp_path, ray_local):
     from shinka.cli.status import campaign_status
 
     assert campaign_status(str(result.campaign_dir))["prefiltered"] == len(rejected)
+
+
+def test_resume_without_checkpoint_trains_nothing_twice(tmp_path, ray_local):
+    import yaml
+
+    path = write_campaign(
+        tmp_path, constraints=[f"params_total <= {LIMIT}"], strategy={"name": "random"},
+        budget={"evaluations": 3}, proxy={"train_tokens": 2048, "validation_tokens": 1024},
+    )
+    first = Campaign.prepare(path).run()
+    campaign_dir = first.campaign_dir
+    rejected_before = (campaign_dir / "prefiltered.jsonl").read_text().splitlines()
+    assert rejected_before, "random search over this space proposes an infeasible genome within a few asks"
+
+    # A lost checkpoint: the strategy starts again from its seed and learns everything from the journals.
+    (campaign_dir / "checkpoint.pkl").unlink()
+    config = yaml.safe_load((campaign_dir / "config.yaml").read_text())
+    config["budget"]["evaluations"] = 5
+    (campaign_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    Campaign.reopen(campaign_dir).run()
+
+    trained = [json.loads(line)["candidate_id"] for line in (campaign_dir / "journal.jsonl").read_text().splitlines()]
+    rejected = [json.loads(line)["candidate_id"] for line in (campaign_dir / "prefiltered.jsonl").read_text().splitlines()]
+    assert len(trained) == 5
+    assert len(set(trained)) == 5
+    assert len(set(rejected)) == len(rejected)
+    assert not set(rejected) & set(trained)

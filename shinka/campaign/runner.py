@@ -287,6 +287,9 @@ class Campaign:
                     state.strategy.tell_infeasible(genome)
                 else:
                     state.strategy.tell(genome, self._objective_values(record))
+                # Some strategies learn a genome's id only when they propose it; a strategy restored
+                # from an older checkpoint (or none) must not propose a recorded genome again.
+                state.strategy.seen.add(candidate_id)
                 state.told.add(candidate_id)
             else:
                 state.in_flight.pop(candidate_id, None)
