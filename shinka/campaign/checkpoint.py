@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shinka.errors import UserError
 from shinka.search.base import Proposal, Strategy
+from shinka.yamlio import write_bytes_atomic
 
 METADATA_FILE = "campaign.json"
 CHECKPOINT_FILE = "checkpoint.pkl"
@@ -20,24 +19,11 @@ JOURNAL_FILE = "journal.jsonl"
 
 @dataclass
 class ControllerState:
-    """What the driver needs to continue: the strategy (with its random state) and the evaluations in flight."""
+    """State the driver needs to continue: the strategy (with its random state) and the evaluations in flight."""
 
     strategy: Strategy
     in_flight: dict[str, Proposal] = field(default_factory=dict)  # candidate id -> proposal, in ask order
     told: set[str] = field(default_factory=set)  # candidate ids whose result the strategy has seen
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(folder: Path, state: ControllerState) -> None:

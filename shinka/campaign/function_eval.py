@@ -1,7 +1,7 @@
 """Campaigns on any search space: each genome is scored by a user function given as `module:function`.
 
 The function takes the genome's values (a dict of gene name to value) and
-returns a mapping of metric name to number; the campaign's objectives name
+returns a mapping of metric name to number. The campaign's objectives name
 keys of that mapping. It runs inside a Ray task, one per genome, on the same
 scheduler as proxy training, so its failures (an exception, a missing or
 non-finite objective, the time limit) mark the candidate failed and the
@@ -26,7 +26,7 @@ from shinka.errors import UserError
 
 @dataclass(frozen=True)
 class FunctionRef:
-    """Where the objective function lives: a module, a function name and folders to import from."""
+    """Location of the objective function: a module, a function name and folders to import from."""
 
     module: str
     name: str

@@ -2,8 +2,8 @@
 
 Order of writes for each finished evaluation: weights, journal line (fsynced),
 controller checkpoint, MLflow. A crash at any point loses no finished
-evaluation: `shinka resume` reads the journal, tells the strategy what its
-checkpoint had not seen yet, evaluates again what was in flight, and logs to
+evaluation: `shinka resume` reads the journal, passes the strategy the
+results its checkpoint lacks, evaluates again what was in flight, and logs to
 MLflow what is missing there.
 """
 
@@ -287,8 +287,8 @@ class Campaign:
                     state.strategy.tell_infeasible(genome)
                 else:
                     state.strategy.tell(genome, self._objective_values(record))
-                # Some strategies learn a genome's id only when they propose it; a strategy restored
-                # from an older checkpoint (or none) must not propose a recorded genome again.
+                # Some strategies record a genome's id only when they propose it. A strategy restored
+                # from an older checkpoint (or from none) must not propose a journaled genome again.
                 state.strategy.seen.add(candidate_id)
                 state.told.add(candidate_id)
             else:
@@ -332,7 +332,8 @@ class Campaign:
         """Return the `infeasible` record of a proposal that breaks a constraint, or None when it keeps them all."""
         if not self.constraints:
             return None
-        metrics, _ = candidate_metrics(evaluation.arch, self.profiles, self.config)
+        evaluation.estimates = candidate_metrics(evaluation.arch, self.profiles, self.config)
+        metrics = evaluation.estimates[0]
         reasons = violations(self.constraints, metrics)
         if not reasons:
             return None
@@ -353,7 +354,6 @@ class Campaign:
         budget = config.budget.evaluations
         # Proposals that were in flight when the campaign stopped are evaluated first, in ask order.
         resubmit = list(state.in_flight.values())
-        submitted: set[str] = set()
         started = time.perf_counter()
         timings = self.timings
         # Finished records waiting for MLflow. They are logged after the next submissions, so
@@ -372,13 +372,7 @@ class Campaign:
                     rejected = self._prefilter(proposal, evaluation)
                     t2 = time.perf_counter()
                     if rejected is not None:
-                        # Journal first, then tell: a resume tells the strategy what its checkpoint lacks.
-                        prefiltered.append(rejected)
-                        self.prefiltered.append(rejected)
-                        state.strategy.tell_infeasible(proposal.genome)
-                        state.told.add(proposal.genome.id)
-                        save_checkpoint(campaign_dir, state)
-                        logger.info("prefiltered %s: %s", proposal.genome.id, rejected["reason"])
+                        self._reject(proposal, rejected, prefiltered, campaign_dir)
                         rejected_in_a_row += 1
                         if rejected_in_a_row >= MAX_CONSECUTIVE_PREFILTERED:
                             raise UserError(
@@ -396,30 +390,44 @@ class Campaign:
                 else:
                     break
                 scheduler.submit(evaluation)
-                submitted.add(proposal.genome.id)
+
             self._log_records(unlogged, started)
             if not scheduler.pending():
                 break
-            evaluation = scheduler.wait()
-            proposal = evaluation.key
-            t0 = time.perf_counter()
-            record = self._record(proposal, evaluation)
-            t1 = time.perf_counter()
-            self._save(record, evaluation.trained, campaign_dir)
-            journal.append(record)
-            self.records.append(record)
-            t2 = time.perf_counter()
-            state.in_flight.pop(proposal.genome.id, None)
-            state.strategy.tell(proposal.genome, self._objective_values(record))
-            state.told.add(proposal.genome.id)
-            t3 = time.perf_counter()
-            save_checkpoint(campaign_dir, state)
-            t4 = time.perf_counter()
-            unlogged.append(record)
-            timings["metrics"] += t1 - t0
-            timings["journal"] += (t2 - t1) + (t4 - t3)
-            timings["controller"] += t3 - t2
+            unlogged.append(self._complete(scheduler.wait(), journal, campaign_dir))
         self._log_records(unlogged, started)
+
+    def _reject(self, proposal: Proposal, rejected: dict[str, Any], prefiltered: Journal, campaign_dir: Path) -> None:
+        """Record a proposal that broke a constraint: journal it, tell the strategy, checkpoint."""
+        # The journal line comes first, so a resume can pass it to a strategy whose checkpoint lacks it.
+        prefiltered.append(rejected)
+        self.prefiltered.append(rejected)
+        self.state.strategy.tell_infeasible(proposal.genome)
+        self.state.told.add(proposal.genome.id)
+        save_checkpoint(campaign_dir, self.state)
+        logger.info("prefiltered %s: %s", proposal.genome.id, rejected["reason"])
+
+    def _complete(self, evaluation: Evaluation, journal: Journal, campaign_dir: Path) -> dict[str, Any]:
+        """Record a finished evaluation: weights, journal line, tell, checkpoint; return its record."""
+        state, timings = self.state, self.timings
+        proposal = evaluation.key
+        t0 = time.perf_counter()
+        record = self._record(proposal, evaluation)
+        t1 = time.perf_counter()
+        self._save(record, evaluation.trained, campaign_dir)
+        journal.append(record)
+        self.records.append(record)
+        t2 = time.perf_counter()
+        state.in_flight.pop(proposal.genome.id, None)
+        state.strategy.tell(proposal.genome, self._objective_values(record))
+        state.told.add(proposal.genome.id)
+        t3 = time.perf_counter()
+        save_checkpoint(campaign_dir, state)
+        t4 = time.perf_counter()
+        timings["metrics"] += t1 - t0
+        timings["journal"] += (t2 - t1) + (t4 - t3)
+        timings["controller"] += t3 - t2
+        return record
 
     def _log_records(self, unlogged: list[dict[str, Any]], started: float) -> None:
         """Log finished records to MLflow and print their log lines, in the order they finished."""
@@ -436,7 +444,9 @@ class Campaign:
 
     def _record(self, proposal: Proposal, evaluation: Evaluation) -> dict[str, Any]:
         trained = evaluation.trained
-        if evaluation.arch is not None:
+        if evaluation.estimates is not None:
+            metrics, sources = dict(evaluation.estimates[0]), dict(evaluation.estimates[1])
+        elif evaluation.arch is not None:
             metrics, sources = candidate_metrics(evaluation.arch, self.profiles, self.config)
         else:
             metrics, sources = dict(trained.get("metrics", {})), {}

@@ -35,6 +35,8 @@ class Evaluation:
     key: Any  # caller's handle, returned with the result
     arch: ArchConfig | None = None  # the model to train; None when a function scores `values`
     values: dict[str, Any] | None = None  # the genome's gene values, for an objective function
+    # Cost-model metrics and their sources, kept when the feasibility pre-filter computed them.
+    estimates: tuple[dict[str, float], dict[str, str]] | None = None
     started: float = field(default_factory=time.perf_counter)
     trained: dict[str, Any] | None = None
     latency: dict[str, dict[str, float]] = field(default_factory=dict)  # profile name -> measured values
@@ -47,7 +49,7 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the measurement of one profile runs: Ray options for its task."""
+    """Placement of one profile's measurement: the Ray options of its task."""
 
     profile: str
     options: dict[str, Any]

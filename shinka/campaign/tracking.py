@@ -53,7 +53,7 @@ _sqlite_tuned = False
 def tune_sqlite_connections() -> None:
     """Open every SQLite connection of this process in WAL mode with synchronous=NORMAL.
 
-    MLflow's SQLite store commits each call in its own transaction; in the
+    MLflow's SQLite store commits each call in its own transaction. In the
     default rollback-journal mode every commit waits for several fsyncs, which
     made MLflow the largest part of the driver's time per candidate. In WAL mode
     with synchronous=NORMAL a commit survives a crash of the process but its

@@ -8,6 +8,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -102,3 +103,14 @@ def campaign_progress(enabled: bool = True, total: int | None = None) -> Iterato
             yield CampaignProgress(progress, total)
     finally:
         root.handlers[:] = previous
+
+
+def run_with_progress(campaign: Any, enabled: bool) -> Any:
+    """Run a prepared or reopened Campaign under the progress bar and print its Pareto front; return its result."""
+    from shinka.cli.output import print_front
+
+    with campaign_progress(enabled=enabled, total=campaign.config.budget.evaluations) as progress:
+        campaign.progress = progress
+        result = campaign.run()
+    print_front(result.front, result.objectives)
+    return result

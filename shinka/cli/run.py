@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from shinka.cli.output import print_front
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("run", help="run a search campaign from a campaign file")
@@ -23,13 +21,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from shinka.campaign.runner import Campaign
-    from shinka.cli.progress import campaign_progress
+    from shinka.cli.progress import run_with_progress
 
     campaign = Campaign.prepare(args.campaign, args.ray_address)
-    with campaign_progress(enabled=not args.no_progress, total=campaign.config.budget.evaluations) as progress:
-        campaign.progress = progress
-        result = campaign.run()
-    print_front(result.front, result.objectives)
+    result = run_with_progress(campaign, enabled=not args.no_progress)
     failed = sum(1 for r in result.records if r["status"] != "ok")
     print()
     prefiltered = f", {len(campaign.prefiltered)} more never trained: they broke a constraint" if campaign.prefiltered else ""

@@ -113,18 +113,19 @@ def resample(genome: Genome, space: SearchSpace, rng: random.Random, archive: Ar
     gene = space.genes[name]
     if isinstance(gene, PerLayerGene):
         index = rng.randrange(_active_count(space, genome, name))
-        element = gene.element.sample(rng)
-        for _ in range(8):
-            if element != genome[name][index]:
-                break
-            element = gene.element.sample(rng)
+        element = _sample_other(gene.element, genome[name][index], rng)
         return space.canonical(_with_element(genome, name, index, element))
+    return space.canonical(genome.replace(**{name: _sample_other(gene, genome[name], rng)}))
+
+
+def _sample_other(gene: Gene, current: Any, rng: random.Random) -> Any:
+    """Draw a value of `gene`, drawing again up to 8 times while it equals `current` (a one-value domain keeps it)."""
     value = gene.sample(rng)
     for _ in range(8):
-        if value != genome[name]:
+        if value != current:
             break
         value = gene.sample(rng)
-    return space.canonical(genome.replace(**{name: value}))
+    return value
 
 
 def step(genome: Genome, space: SearchSpace, rng: random.Random, archive: ArchiveView | None = None) -> Genome | None:

@@ -65,8 +65,8 @@ class ShinkaEvolve(Strategy):
         s = self.settings
         self.islands = [Island(index, s.archive_size) for index in range(s.islands)]
         self.operators = available_operators(space, s.operators) or ["resample"]
-        # front_model leaves float and per-layer genes alone, so it makes offspring directly only in
-        # proportion to the genes it can redraw; the bandit picks the operator for the rest.
+        # front_model leaves float and per-layer genes alone. So it makes offspring directly only in
+        # proportion to the genes it can redraw, and the bandit picks the operator for the rest.
         self._model_probability = s.model_probability * model_gene_share(space) if "front_model" in self.operators else 0.0
         self.bandit = make_bandit(s.bandit, self.operators, self.rng, s.bandit_exploration)
         self.asked = 0
